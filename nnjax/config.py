@@ -1,0 +1,130 @@
+"""The configuration of a training run: a frozen dataclass, checked when made.
+
+``TrainConfig`` holds every knob of a run; :meth:`TrainConfig.as_record` is exactly what the log's
+``run_start`` records about it. Invalid values raise ``ValueError``/``TypeError`` saying what was
+wrong and what is allowed — before any data is touched or anything is compiled.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import numbers
+from typing import Any, Callable
+
+import optax
+
+from nnjax.activations import ACTIVATIONS
+from nnjax.costs import COSTS, OUTPUT_ACTIVATION_OF_COST
+from nnjax.initializers import INITIALIZERS
+from nnjax.network import check_sizes
+
+OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam")
+
+
+def _positive_int(name: str, value) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be a positive integer, got {value!r}")
+    if value <= 0:
+        raise ValueError(f"{name} must be a positive integer (1 or more), got {value}")
+    return int(value)
+
+
+def _finite_number(name: str, value, *, positive: bool) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a number, got {value!r}")
+    value = float(value)
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value}")
+    if positive and value <= 0:
+        raise ValueError(f"{name} must be greater than 0, got {value}")
+    if not positive and value < 0:
+        raise ValueError(f"{name} must be 0 or greater, got {value}")
+    return value
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """Everything that defines a run. Defaults are the book's chapter 1 network.
+
+    ``activation`` is used by the hidden layers, ``output_activation`` by the last layer (default:
+    sigmoid, or softmax with the log-likelihood cost). Functions may be given instead of names.
+    ``optimizer`` is a name (``sgd``, ``momentum``, ``nesterov``, ``adam``) built with
+    ``learning_rate`` (and ``momentum``), or pass any optax optimizer to :func:`nnjax.fit`.
+    ``l2`` is the book's λ (scaled by the training-set size n). ``log_interval`` is N: gradient
+    statistics every N mini-batches. ``stop_on_nonfinite`` ends a diverging run at the first NaN/inf.
+    """
+
+    sizes: tuple = (784, 30, 10)
+    activation: Any = "sigmoid"
+    output_activation: Any = None
+    cost: Any = "quadratic"
+    init: Any = "normal"
+    learning_rate: float = 3.0
+    mini_batch_size: int = 10
+    epochs: int = 30
+    seed: int = 0
+    l2: float = 0.0
+    optimizer: str = "sgd"
+    momentum: float = 0.9
+    log_interval: int = 100
+    stop_on_nonfinite: bool = True
+
+    def __post_init__(self):
+        set_ = lambda k, v: object.__setattr__(self, k, v)  # noqa: E731 - frozen dataclass
+        set_("sizes", tuple(check_sizes(self.sizes)))
+        ACTIVATIONS.get(self.activation)
+        COSTS.get(self.cost)
+        INITIALIZERS.get(self.init)
+        if self.output_activation is None:
+            set_("output_activation",
+                 OUTPUT_ACTIVATION_OF_COST.get(COSTS.name_of(self.cost), "sigmoid"))
+        ACTIVATIONS.get(self.output_activation)
+        set_("learning_rate", _finite_number("learning_rate", self.learning_rate, positive=True))
+        set_("mini_batch_size", _positive_int("mini_batch_size", self.mini_batch_size))
+        set_("epochs", _positive_int("epochs", self.epochs))
+        set_("log_interval", _positive_int("log_interval", self.log_interval))
+        set_("l2", _finite_number("l2", self.l2, positive=False))
+        set_("momentum", _finite_number("momentum", self.momentum, positive=False))
+        if isinstance(self.seed, bool) or not isinstance(self.seed, numbers.Integral):
+            raise TypeError(f"seed must be an integer, got {self.seed!r}")
+        if not isinstance(self.optimizer, str) or self.optimizer.lower() not in OPTIMIZERS:
+            raise ValueError(f"unknown optimizer {self.optimizer!r}; allowed: {', '.join(OPTIMIZERS)} "
+                             f"(or pass an optax optimizer to fit(..., optimizer=...))")
+        set_("optimizer", self.optimizer.lower())
+
+    def replace(self, **changes) -> "TrainConfig":
+        return dataclasses.replace(self, **changes)
+
+    def build_optimizer(self) -> optax.GradientTransformation:
+        """The optax optimizer this configuration names."""
+        if self.optimizer == "sgd":
+            return optax.sgd(self.learning_rate)
+        if self.optimizer in ("momentum", "nesterov"):
+            return optax.sgd(self.learning_rate, momentum=self.momentum,
+                             nesterov=self.optimizer == "nesterov")
+        return optax.adam(self.learning_rate)
+
+    def as_record(self) -> dict:
+        """The configuration as plain JSON values (functions by name), as the log records it."""
+        record = dataclasses.asdict(self)
+        record["sizes"] = list(self.sizes)
+        for key, registry in (("activation", ACTIVATIONS), ("output_activation", ACTIVATIONS),
+                              ("cost", COSTS), ("init", INITIALIZERS)):
+            record[key] = registry.name_of(getattr(self, key))
+        return record
+
+
+def describe_optimizer(optimizer: optax.GradientTransformation | None, config: TrainConfig) -> dict:
+    """What the log says about the optimizer actually used."""
+    if optimizer is None:
+        out = {"name": config.optimizer, "learning_rate": config.learning_rate}
+        if config.optimizer in ("momentum", "nesterov"):
+            out["momentum"] = config.momentum
+        return out
+    return {"name": "custom", "repr": _short_repr(optimizer)}
+
+
+def _short_repr(obj: Callable | Any) -> str:
+    text = repr(obj)
+    return text if len(text) < 200 else text[:197] + "..."

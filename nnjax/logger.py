@@ -1,0 +1,267 @@
+"""The learning-mode log: one JSONL file per training run, written on the host, never traced.
+
+Schema (version 1). Every line is a JSON object with ``type``, ``run_id``, ``schema_version`` and
+``timestamp`` (UTC, ISO 8601). Record types, in the order a run writes them:
+
+- ``run_start``: ``config`` (sizes, activation, cost, init, optimizer and hyperparameters,
+  mini-batch size, epochs, seed, log interval, ...), ``data`` (source, sizes), ``environment``
+  (library versions, JAX backend and device, dtype).
+- ``epoch_start``: ``epoch`` (0-based, as the book prints), ``total_epochs``.
+- ``mini_batch``: ``epoch``, ``batch_idx``, ``step`` (global), ``batch_size``, ``gradient_stats``:
+  per-layer lists ``weight_mean``/``weight_max`` (mean and max of |∂C/∂w| of the true gradient,
+  not the update) and ``bias_mean``/``bias_max``.
+- ``weight_snapshot``: ``epoch``, ``layers``: one object per layer with ``weight_mean``,
+  ``weight_std``, ``weight_min``, ``weight_max``, ``bias_mean``, ``bias_std``.
+- ``epoch_end``: ``epoch``, ``test_accuracy`` (number correct, null without test data),
+  ``test_total``, ``accuracy_percent``, ``duration_seconds`` (training, device finished),
+  ``train_cost`` (mean mini-batch cost), ``eval_seconds``.
+- ``nonfinite``: ``epoch``, ``step``, ``action`` (``stopped``/``continued``), ``layers``: per layer
+  NaN/inf counts of gradients and parameters.
+- ``activation_pattern``: ``sample_idx``, ``label``, ``prediction``, ``correct``, ``layers``.
+- ``training_complete``: ``total_duration_seconds``, ``session_id``, ``status`` (``completed``,
+  ``interrupted``, ``nonfinite``, ``early_stopped``, ``error``), ``epochs_completed``.
+
+Strict JSON: a NaN or infinity is written as ``null`` and the record gets ``nonfinite_values``, the
+number of values so replaced. Each line is written with a single ``write`` and flushed, so a killed
+run leaves every complete line valid; readers skip a torn last line. Adding a key keeps the version;
+renaming a key or changing a meaning bumps ``SCHEMA_VERSION``.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import math
+import os
+import threading
+import uuid
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+SCHEMA_VERSION = 1
+RECORD_TYPES = ("run_start", "epoch_start", "mini_batch", "weight_snapshot", "epoch_end",
+                "nonfinite", "activation_pattern", "training_complete")
+
+
+class LogDirError(ValueError):
+    """The log folder cannot be created or written."""
+
+
+def utc_now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="microseconds")
+
+
+def to_json_safe(value: Any) -> tuple[Any, int]:
+    """``value`` with NumPy/JAX scalars and arrays made plain, non-finite floats made ``None``;
+    also returns how many values were replaced."""
+    replaced = 0
+
+    def walk(v):
+        nonlocal replaced
+        if isinstance(v, dict):
+            return {str(k): walk(x) for k, x in v.items()}
+        if isinstance(v, (list, tuple)):
+            return [walk(x) for x in v]
+        if hasattr(v, "__array__") and not isinstance(v, (str, bytes)):
+            v = np.asarray(v)
+            return walk(v.tolist()) if v.ndim else walk(v.item())
+        if isinstance(v, (bool, np.bool_)):
+            return bool(v)
+        if isinstance(v, (int, np.integer)):
+            return int(v)
+        if isinstance(v, (float, np.floating)):
+            if math.isfinite(v):
+                return float(v)
+            replaced += 1
+            return None
+        if isinstance(v, Path):
+            return str(v)
+        return v
+
+    return walk(value), replaced
+
+
+def check_writable(log_dir: str | os.PathLike) -> Path:
+    """Create ``log_dir`` if needed and prove a file can be written there; raises :class:`LogDirError`."""
+    path = Path(log_dir)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / f".nnjax-write-test-{uuid.uuid4().hex}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise LogDirError(f"cannot write logs to {path}: {exc.strerror or exc}. Choose a writable "
+                          f"folder (log_dir=... or --log-dir) or fix its permissions") from exc
+    return path
+
+
+class TrainingLogger:
+    """Writes one run's JSONL log under ``log_dir`` (``logs/training_YYYYMMDD_HHMMSS[_N].jsonl``).
+
+    The file is reserved at creation with exclusive create, so two loggers created in the same
+    second — in threads or processes — get two files. Thread-safe; every line whole and flushed.
+    """
+
+    def __init__(self, log_dir: str | os.PathLike = "logs", *, prefix: str = "training",
+                 run_id: str | None = None):
+        self.log_dir = check_writable(log_dir)
+        now = _dt.datetime.now(_dt.timezone.utc)
+        stamp = now.strftime("%Y%m%d_%H%M%S")
+        self.session_id = stamp
+        self.run_id = run_id or f"{stamp}_{uuid.uuid4().hex[:8]}"
+        self.log_file, self._fd = self._reserve(prefix, stamp)
+        self._lock = threading.Lock()
+        self.epoch_metrics: list[dict] = []
+        self.status: str | None = None
+        self.callback_errors: list[str] = []
+
+    def _reserve(self, prefix: str, stamp: str) -> tuple[Path, int]:
+        for n in range(1, 10_000):
+            name = f"{prefix}_{stamp}.jsonl" if n == 1 else f"{prefix}_{stamp}_{n}.jsonl"
+            path = self.log_dir / name
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o644)
+            except FileExistsError:
+                continue
+            except OSError as exc:
+                raise LogDirError(f"cannot create a log file in {self.log_dir}: {exc}") from exc
+            return path, fd
+        raise LogDirError(f"{self.log_dir}: too many logs named {prefix}_{stamp}*")
+
+    # -- writing -------------------------------------------------------------------------------
+    def write(self, record_type: str, **fields) -> dict:
+        """Write one record (a line) and return it as written."""
+        record = {"type": record_type, "run_id": self.run_id, "schema_version": SCHEMA_VERSION,
+                  "timestamp": utc_now(), **fields}
+        record, replaced = to_json_safe(record)
+        if replaced:
+            record["nonfinite_values"] = replaced
+        line = (json.dumps(record, allow_nan=False, separators=(",", ":")) + "\n").encode()
+        with self._lock:
+            if self._fd is None:
+                self._fd = os.open(self.log_file, os.O_WRONLY | os.O_APPEND)
+            view = memoryview(line)
+            while view:
+                try:
+                    written = os.write(self._fd, view)
+                except InterruptedError:
+                    continue
+                view = view[written:]
+        return record
+
+    def close(self) -> None:
+        with self._lock:
+            if self._fd is not None:
+                os.close(self._fd)
+                self._fd = None
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:
+            pass
+
+    # -- the record types ----------------------------------------------------------------------
+    def log_run_start(self, *, config: dict, data: dict, environment: dict) -> dict:
+        return self.write("run_start", session_id=self.session_id, config=config, data=data,
+                          environment=environment)
+
+    def log_epoch_start(self, epoch: int, total_epochs: int) -> dict:
+        return self.write("epoch_start", epoch=epoch, total_epochs=total_epochs)
+
+    def log_mini_batch(self, *, epoch: int, batch_idx: int, step: int, batch_size: int,
+                       gradient_stats: dict) -> dict:
+        return self.write("mini_batch", epoch=epoch, batch_idx=batch_idx, step=step,
+                          batch_size=batch_size, gradient_stats=gradient_stats)
+
+    def on_stats(self, batch_size: int):
+        """The host end of the training step's callback: a function that writes ``mini_batch``
+        records. It never raises (an exception there would abort the compiled epoch); errors are
+        kept in ``callback_errors``."""
+        from nnjax.stats import to_lists
+
+        def sink(payload: dict) -> None:
+            try:
+                self.log_mini_batch(epoch=int(payload["epoch"]), batch_idx=int(payload["batch_idx"]),
+                                    step=int(payload["step"]), batch_size=batch_size,
+                                    gradient_stats=to_lists(payload["grad"]))
+            except Exception as exc:  # noqa: BLE001 - must not propagate into XLA
+                self.callback_errors.append(repr(exc))
+
+        return sink
+
+    def log_weight_snapshot(self, epoch: int, layers: list[dict]) -> dict:
+        return self.write("weight_snapshot", epoch=epoch, layers=layers)
+
+    def log_epoch_end(self, epoch: int, test_accuracy: int | None, test_total: int | None,
+                      duration_seconds: float, **extra) -> dict:
+        accuracy_percent = (100.0 * test_accuracy / test_total
+                            if test_accuracy is not None and test_total else None)
+        record = self.write("epoch_end", epoch=epoch, test_accuracy=test_accuracy,
+                            test_total=test_total, accuracy_percent=accuracy_percent,
+                            duration_seconds=duration_seconds, **extra)
+        self.epoch_metrics.append(record)
+        return record
+
+    def log_nonfinite(self, *, epoch: int, step: int, action: str, layers: list[dict]) -> dict:
+        return self.write("nonfinite", epoch=epoch, step=step, action=action, layers=layers)
+
+    def log_activation_pattern(self, sample_idx, activations, label, prediction, *,
+                               activation: str = "sigmoid", output_activation: str | None = None) -> dict:
+        """Record how one example lit up the network.
+
+        ``activations`` is ``net.get_all_activations(x)``: the input first (not a layer, skipped),
+        then each layer. Per layer: mean and max activation, and how many units are "active" by the
+        rule of that layer's activation (> 0 for ReLU and tanh, > 0.5 for sigmoid and the seed's
+        default), plus, for bounded activations, how many are saturated (within 0.01 of a bound).
+        NumPy or JAX scalars are accepted for the index, label and prediction.
+        """
+        from nnjax.activations import ACTIVE_THRESHOLD, BOUNDS
+
+        acts = [np.asarray(a, dtype=np.float64).reshape(-1) for a in activations][1:]
+        layers = []
+        for i, act in enumerate(acts, start=1):
+            name = (output_activation or activation) if i == len(acts) else activation
+            threshold = ACTIVE_THRESHOLD.get(name, 0.5)
+            row = {"layer": i, "activation": name, "mean_activation": float(act.mean()),
+                   "max_activation": float(act.max()), "active_neurons": int((act > threshold).sum()),
+                   "active_rule": f"> {threshold:g}", "total_neurons": int(act.size)}
+            if name in BOUNDS:
+                lo, hi = BOUNDS[name]
+                row["saturated_neurons"] = int(((act < lo + 0.01) | (act > hi - 0.01)).sum())
+            layers.append(row)
+        label, prediction = int(np.asarray(label)), int(np.asarray(prediction))
+        return self.write("activation_pattern", sample_idx=int(np.asarray(sample_idx)), label=label,
+                          prediction=prediction, correct=label == prediction, layers=layers)
+
+    def log_training_complete(self, total_duration_seconds: float, status: str = "completed",
+                              **extra) -> dict:
+        self.status = status
+        return self.write("training_complete", total_duration_seconds=total_duration_seconds,
+                          session_id=self.session_id, status=status, **extra)
+
+    # -- reading back --------------------------------------------------------------------------
+    def get_summary(self) -> dict:
+        """The run at a glance, as the seed's: session id, epochs, final and best accuracy (%),
+        improvement from the first to the last epoch, best epoch, status and the log file."""
+        accuracies = [(m["epoch"], m["accuracy_percent"]) for m in self.epoch_metrics
+                      if m.get("accuracy_percent") is not None]
+        best = max(accuracies, key=lambda ea: ea[1]) if accuracies else (None, None)
+        return {
+            "session_id": self.session_id,
+            "run_id": self.run_id,
+            "total_epochs": len(self.epoch_metrics),
+            "final_accuracy": accuracies[-1][1] if accuracies else None,
+            "best_accuracy": best[1],
+            "best_epoch": best[0],
+            "accuracy_improvement": (accuracies[-1][1] - accuracies[0][1]
+                                     if len(accuracies) > 1 else None),
+            "status": self.status,
+            "log_file": str(self.log_file),
+        }
+
+
+__all__ = ["TrainingLogger", "LogDirError", "SCHEMA_VERSION", "RECORD_TYPES", "check_writable",
+           "to_json_safe"]

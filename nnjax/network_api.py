@@ -1,0 +1,110 @@
+"""``NeuralNetwork``: the seed project's class-based front door over the functional core.
+
+It holds parameters and a configuration and calls :func:`nnjax.fit`; no math of its own. Use it
+as in the book::
+
+    net = NeuralNetwork([784, 30, 10])
+    net.train(training_data=training, epochs=30, mini_batch_size=10, learning_rate=3.0,
+              test_data=test)
+
+Ctrl-C during ``train`` stops after the current epoch and ``train`` returns normally with the
+parameters trained so far (``net.status == "interrupted"``).
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from nnjax import network
+from nnjax.activations import get_activation
+from nnjax.config import TrainConfig
+from nnjax.data import as_dataset
+from nnjax.runner import FitResult, fit
+
+
+class NeuralNetwork:
+    """A feed-forward network of layer ``sizes`` (e.g. ``[784, 30, 10]``), trained without a log.
+
+    Keyword arguments are those of :class:`nnjax.TrainConfig` (``activation``, ``cost``, ``init``,
+    ``seed``, ``output_activation``, ...); ``train`` can override the training ones per call.
+    """
+
+    def __init__(self, sizes, **config):
+        self.config = TrainConfig(sizes=tuple(sizes) if isinstance(sizes, list) else sizes, **config)
+        self.sizes = list(self.config.sizes)
+        self.num_layers = len(self.sizes)
+        self.params = network.init_params(self.sizes, key=jax.random.key(self.config.seed),
+                                          init=self.config.init)
+        self.history: list[dict] = []
+        self.status: str | None = None
+        self._activation = get_activation(self.config.activation)
+        self._output_activation = get_activation(self.config.output_activation)
+
+    # -- the book's attributes ---------------------------------------------------------------
+    @property
+    def weights(self) -> list[np.ndarray]:
+        return [np.asarray(layer.w) for layer in self.params]
+
+    @property
+    def biases(self) -> list[np.ndarray]:
+        return [np.asarray(layer.b) for layer in self.params]
+
+    # -- training ----------------------------------------------------------------------------
+    def _logger_for_run(self):
+        return None
+
+    def train(self, training_data, epochs: int = 30, mini_batch_size: int = 10,
+              learning_rate: float = 3.0, test_data=None, **overrides) -> FitResult:
+        """Mini-batch SGD for ``epochs``; evaluates ``test_data`` after each epoch if given.
+
+        ``overrides`` are other :class:`TrainConfig` fields (``seed``, ``l2``, ``optimizer``, ...).
+        Continues from the current parameters. Returns the :class:`FitResult`.
+        """
+        optimizer = overrides.pop("optimizer", None)
+        if optimizer is not None and not isinstance(optimizer, str):
+            custom_optimizer, overrides_opt = optimizer, {}
+        else:
+            custom_optimizer, overrides_opt = None, ({"optimizer": optimizer} if optimizer else {})
+        config = self.config.replace(epochs=epochs, mini_batch_size=mini_batch_size,
+                                     learning_rate=learning_rate, **overrides_opt, **overrides)
+        result = fit(config, training_data, test_data, logger=self._logger_for_run(),
+                     optimizer=custom_optimizer, params=self.params)
+        self.config, self.params = config, result.params
+        self.history.extend(result.history)
+        self.status = result.status
+        return result
+
+    SGD = train  # the book's name
+
+    # -- using the network -------------------------------------------------------------------
+    def _as_batch(self, x) -> jax.Array:
+        x = jnp.asarray(x, jnp.float32)
+        return x.reshape(1, -1) if x.ndim == 1 or (x.ndim == 2 and x.shape[1] == 1) else x
+
+    def feedforward(self, x) -> np.ndarray:
+        """Output activations for one image (any shape with 784 values) or a batch (n, 784)."""
+        single = np.ndim(x) == 1 or (np.ndim(x) == 2 and np.shape(x)[1] == 1)
+        out = network.forward(self.params, self._as_batch(x), self._activation, self._output_activation)
+        return np.asarray(out[0] if single else out)
+
+    def predict(self, x) -> np.ndarray | int:
+        """The predicted digit for one image, or an array of them for a batch."""
+        out = self.feedforward(x)
+        return int(np.argmax(out)) if out.ndim == 1 else np.argmax(out, axis=1)
+
+    def evaluate(self, test_data) -> int:
+        """How many examples of ``test_data`` the network classifies correctly (the book's count)."""
+        ds = as_dataset(test_data, name="test_data")
+        return int(network.accuracy(self.params, jnp.asarray(ds.images), jnp.asarray(ds.labels),
+                                    self._activation, self._output_activation))
+
+    def get_all_activations(self, x) -> list[np.ndarray]:
+        """Activations of every layer for one image: ``[input, hidden..., output]``."""
+        acts = network.all_activations(self.params, self._as_batch(x), self._activation,
+                                       self._output_activation)
+        return [np.asarray(a[0]) for a in acts]
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.sizes}, activation={self.config.as_record()['activation']!r})"

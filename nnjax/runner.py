@@ -1,0 +1,230 @@
+"""Running a training: the host-side loop around the compiled epoch.
+
+:func:`fit` checks everything before any training (configuration, data shapes, labels, pixel range,
+log folder), puts the data on the device once, then per epoch: runs the compiled epoch, waits for
+the device, evaluates, and hands the numbers to the logger (if any) and to a progress callback (if
+any). It never prints.
+
+Stopping: Ctrl-C (SIGINT) stops at the end of the current epoch — the next safe point — and the
+run ends with status ``interrupted``, returning the parameters trained so far (a second Ctrl-C
+interrupts at once). A non-finite loss or gradient ends the run with status ``nonfinite`` unless
+``stop_on_nonfinite=False``. In every case the log ends with ``training_complete``, written after
+``jax.effects_barrier()`` so that no callback record comes after it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import platform
+import signal
+import threading
+import time
+import warnings
+from typing import Callable
+
+import jax
+import numpy as np
+import optax
+
+from nnjax import network
+from nnjax.config import TrainConfig, describe_optimizer
+from nnjax.data import Dataset, as_dataset
+from nnjax.logger import TrainingLogger
+from nnjax.stats import to_rows
+from nnjax.train import make_evaluate, make_train_epoch, weight_stats
+
+STATUSES = ("completed", "interrupted", "nonfinite", "early_stopped", "error")
+
+
+@dataclasses.dataclass
+class FitResult:
+    """The outcome of :func:`fit`: trained parameters, one dict per epoch, and how the run ended."""
+
+    params: list
+    history: list[dict]
+    status: str
+    total_seconds: float
+    log_file: str | None = None
+
+    @property
+    def best_accuracy(self) -> float | None:
+        values = [h["accuracy_percent"] for h in self.history if h.get("accuracy_percent") is not None]
+        return max(values) if values else None
+
+    @property
+    def final_accuracy(self) -> float | None:
+        values = [h["accuracy_percent"] for h in self.history if h.get("accuracy_percent") is not None]
+        return values[-1] if values else None
+
+
+def check_data(data, config: TrainConfig, *, name: str) -> Dataset:
+    """``data`` as a :class:`Dataset` that fits ``config.sizes``, or a clear error."""
+    ds = as_dataset(data, name=name)
+    if len(ds) == 0:
+        raise ValueError(f"{name} is empty: it needs at least one (image, label) pair")
+    network.check_sizes(config.sizes, n_inputs=ds.n_inputs)
+    n_classes = config.sizes[-1]
+    low, high = int(ds.labels.min()), int(ds.labels.max())
+    if low < 0 or high >= n_classes:
+        raise ValueError(f"{name} has labels from {low} to {high}; allowed are 0 to {n_classes - 1} "
+                         f"(one per output neuron)")
+    lo_px, hi_px = float(ds.images.min()), float(ds.images.max())
+    if not (np.isfinite(lo_px) and np.isfinite(hi_px)):
+        raise ValueError(f"{name} contains NaN or infinite pixel values")
+    if hi_px > 1.0 or lo_px < 0.0:
+        hint = " It looks like 0-255 data: divide the images by 255." if hi_px > 1.0 else ""
+        warnings.warn(f"{name} has pixel values in [{lo_px:g}, {hi_px:g}], outside [0, 1].{hint}",
+                      UserWarning, stacklevel=3)
+    return ds
+
+
+def environment() -> dict:
+    """Library versions, JAX backend and device, as ``run_start`` records them."""
+    import jaxlib
+
+    from nnjax import __version__
+
+    device = jax.devices()[0]
+    return {"nnjax": __version__, "jax": jax.__version__, "jaxlib": jaxlib.__version__,
+            "optax": optax.__version__, "numpy": np.__version__, "python": platform.python_version(),
+            "backend": jax.default_backend(), "device": str(device),
+            "device_kind": getattr(device, "device_kind", None), "device_count": jax.device_count(),
+            "dtype": "float32", "x64_enabled": bool(jax.config.jax_enable_x64)}
+
+
+@contextlib.contextmanager
+def stop_on_sigint():
+    """Within the block, the first Ctrl-C sets the returned flag instead of raising; a second one
+    raises ``KeyboardInterrupt`` as usual. Outside the main thread signals cannot be caught, so
+    the flag simply stays unset."""
+    flag = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield flag
+        return
+    previous = signal.getsignal(signal.SIGINT)
+
+    def handler(signum, frame):
+        flag.set()
+        signal.signal(signal.SIGINT, previous if callable(previous) else signal.default_int_handler)
+
+    signal.signal(signal.SIGINT, handler)
+    try:
+        yield flag
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def fit(config: TrainConfig, training_data, test_data=None, *, logger: TrainingLogger | None = None,
+        optimizer: optax.GradientTransformation | None = None, params=None,
+        on_epoch: Callable[[dict], None] | None = None) -> FitResult:
+    """Train a network as ``config`` says; returns a :class:`FitResult`.
+
+    ``training_data`` / ``test_data``: a :class:`Dataset`, ``(images, labels)`` arrays or a list of
+    the book's ``(x, y)`` pairs. ``test_data`` is evaluated after every epoch. ``logger`` (a
+    :class:`TrainingLogger`) receives the learning-mode log. ``optimizer`` overrides the one the
+    config names; ``params`` continues from given parameters. ``on_epoch`` receives each epoch's
+    summary dict (used for progress bars).
+    """
+    start = time.perf_counter()
+    train_ds = check_data(training_data, config, name="training_data")
+    test_ds = check_data(test_data, config, name="test_data") if test_data is not None else None
+    if config.mini_batch_size > len(train_ds):
+        raise ValueError(f"mini_batch_size {config.mini_batch_size} is larger than the training set "
+                         f"({len(train_ds)} examples); use at most {len(train_ds)}")
+
+    key = jax.random.key(config.seed)
+    init_key, key = jax.random.split(key)
+    if params is None:
+        params = network.init_params(config.sizes, key=init_key, init=config.init)
+    tx = optimizer if optimizer is not None else config.build_optimizer()
+    opt_state = tx.init(params)
+    steps = len(train_ds) // config.mini_batch_size
+    train_epoch = make_train_epoch(
+        activation=config.activation, output_activation=config.output_activation, cost=config.cost,
+        optimizer=tx, mini_batch_size=config.mini_batch_size, l2=config.l2,
+        log_every=config.log_interval if logger else None,
+        on_stats=logger.on_stats(config.mini_batch_size) if logger else None,
+        stop_on_nonfinite=config.stop_on_nonfinite)
+    evaluate = make_evaluate(activation=config.activation, output_activation=config.output_activation)
+
+    images, labels = jax.device_put(train_ds.images), jax.device_put(train_ds.labels)
+    if test_ds is not None:
+        test_images, test_labels = jax.device_put(test_ds.images), jax.device_put(test_ds.labels)
+
+    if logger:
+        data_record = {"source": getattr(train_ds, "origin", "user"), "n_train": len(train_ds),
+                       "n_test": len(test_ds) if test_ds is not None else None,
+                       "steps_per_epoch": steps}
+        logger.log_run_start(config={**config.as_record(),
+                                     "optimizer": describe_optimizer(optimizer, config)},
+                             data=data_record, environment=environment())
+
+    history: list[dict] = []
+    status = "completed"
+    nonfinite_reported = False
+    try:
+        with stop_on_sigint() as interrupted:
+            for epoch in range(config.epochs):
+                if logger:
+                    logger.log_epoch_start(epoch, config.epochs)
+                key, epoch_key = jax.random.split(key)
+                t0 = time.perf_counter()
+                result = train_epoch(params, opt_state, images, labels, epoch_key, epoch)
+                jax.block_until_ready(result)
+                if logger:
+                    jax.effects_barrier()  # every mini_batch record of this epoch is written
+                duration = time.perf_counter() - t0
+                params, opt_state = result.params, result.opt_state
+                entry = {"epoch": epoch, "duration_seconds": duration,
+                         "train_cost": float(result.mean_loss)}
+                t1 = time.perf_counter()
+                if test_ds is not None:
+                    correct = int(evaluate(params, test_images, test_labels))
+                    entry.update(test_accuracy=correct, test_total=len(test_ds),
+                                 accuracy_percent=100.0 * correct / len(test_ds))
+                else:
+                    entry.update(test_accuracy=None, test_total=None, accuracy_percent=None)
+                entry["eval_seconds"] = time.perf_counter() - t1
+                bad_step = int(result.nonfinite.step)
+                if bad_step >= 0 and not nonfinite_reported:
+                    nonfinite_reported = True
+                    action = "stopped" if config.stop_on_nonfinite else "continued"
+                    if logger:
+                        logger.log_nonfinite(epoch=epoch, step=bad_step, action=action,
+                                             layers=_nonfinite_rows(result.nonfinite))
+                    entry["nonfinite_step"] = bad_step
+                if logger:
+                    logger.log_weight_snapshot(epoch, to_rows(weight_stats(params)))
+                    logger.log_epoch_end(epoch, entry["test_accuracy"], entry["test_total"],
+                                         duration, train_cost=entry["train_cost"],
+                                         eval_seconds=entry["eval_seconds"])
+                history.append(entry)
+                if on_epoch:
+                    on_epoch(entry)
+                if bad_step >= 0 and config.stop_on_nonfinite:
+                    status = "nonfinite"
+                    break
+                if interrupted.is_set():
+                    status = "interrupted"
+                    break
+    except KeyboardInterrupt:
+        status = "interrupted"
+        raise
+    except BaseException:
+        status = "error"
+        raise
+    finally:
+        total = time.perf_counter() - start
+        if logger:
+            jax.effects_barrier()
+            logger.log_training_complete(total, status, epochs_completed=len(history))
+            logger.close()
+    return FitResult(params, history, status, total, str(logger.log_file) if logger else None)
+
+
+def _nonfinite_rows(nonfinite) -> list[dict]:
+    grads = to_rows(nonfinite.grad_counts)
+    after = to_rows(nonfinite.param_counts)
+    return [{"layer": g["layer"], **{f"grad_{k}": v for k, v in g.items() if k != "layer"},
+             **{f"param_{k}": v for k, v in p.items() if k != "layer"}} for g, p in zip(grads, after)]

@@ -1,0 +1,69 @@
+"""Statistics of parameters and gradients: pure functions of pytrees, safe on NaN and inf.
+
+Each returns a dict of arrays with one row per layer, so it can be computed inside compiled code
+and handed to the host in one piece. Nothing here raises on non-finite values: a NaN in the input
+is a NaN in the output, which the logger writes as ``null`` and counts.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from nnjax.network import Params
+
+
+def gradient_stats(grads: Params) -> dict[str, jax.Array]:
+    """Per layer: mean |g| and max |g| of the weight and the bias gradients, each shape (L,).
+
+    Keys as in the seed project's log: ``weight_mean`` is mean |∂C/∂w|, ``weight_max`` max |∂C/∂w|,
+    ``bias_mean`` and ``bias_max`` the same for biases.
+    """
+    return {
+        "weight_mean": jnp.stack([jnp.mean(jnp.abs(g.w)) for g in grads]),
+        "weight_max": jnp.stack([jnp.max(jnp.abs(g.w)) for g in grads]),
+        "bias_mean": jnp.stack([jnp.mean(jnp.abs(g.b)) for g in grads]),
+        "bias_max": jnp.stack([jnp.max(jnp.abs(g.b)) for g in grads]),
+    }
+
+
+def weight_stats(params: Params) -> dict[str, jax.Array]:
+    """Per layer: weight mean, std, min, max and bias mean, std, each shape (L,)."""
+    return {
+        "weight_mean": jnp.stack([jnp.mean(p.w) for p in params]),
+        "weight_std": jnp.stack([jnp.std(p.w) for p in params]),
+        "weight_min": jnp.stack([jnp.min(p.w) for p in params]),
+        "weight_max": jnp.stack([jnp.max(p.w) for p in params]),
+        "bias_mean": jnp.stack([jnp.mean(p.b) for p in params]),
+        "bias_std": jnp.stack([jnp.std(p.b) for p in params]),
+    }
+
+
+def nonfinite_counts(tree: Params) -> dict[str, jax.Array]:
+    """Per layer: how many weights and biases are NaN and how many are ±inf, each shape (L,) int32."""
+    return {
+        "w_nan": jnp.stack([jnp.sum(jnp.isnan(p.w)) for p in tree]).astype(jnp.int32),
+        "w_inf": jnp.stack([jnp.sum(jnp.isinf(p.w)) for p in tree]).astype(jnp.int32),
+        "b_nan": jnp.stack([jnp.sum(jnp.isnan(p.b)) for p in tree]).astype(jnp.int32),
+        "b_inf": jnp.stack([jnp.sum(jnp.isinf(p.b)) for p in tree]).astype(jnp.int32),
+    }
+
+
+def all_finite(*trees) -> jax.Array:
+    """True when every leaf of every tree is finite: one reduction per leaf (a sum is NaN/inf iff
+    some element is, barring overflow of huge finite values, which is divergence too)."""
+    total = sum(jnp.sum(leaf) for tree in trees for leaf in jax.tree_util.tree_leaves(tree))
+    return jnp.isfinite(total)
+
+
+def to_lists(stats: dict) -> dict[str, list]:
+    """Host side: ``{"weight_mean": array(L), ...}`` → ``{"weight_mean": [float per layer], ...}``."""
+    return {name: np.asarray(values).tolist() for name, values in stats.items()}
+
+
+def to_rows(stats: dict) -> list[dict]:
+    """Host side: ``{"weight_mean": array(L), ...}`` → ``[{"layer": 0, "weight_mean": float, ...}]``."""
+    lists = to_lists(stats)
+    n_layers = len(next(iter(lists.values())))
+    return [{"layer": i, **{name: values[i] for name, values in lists.items()}} for i in range(n_layers)]

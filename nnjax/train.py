@@ -1,0 +1,152 @@
+"""The compiled training epoch: one ``jit`` over a ``lax.scan`` of mini-batch SGD steps.
+
+Each step is the book's ``update_mini_batch``: the gradient of the mean cost over a mini-batch
+(``jax.value_and_grad`` does backpropagation, BP1–BP4), then an optax update (plain SGD by default:
+``w → w − η ∇C``). Shuffling comes from a PRNG ``key``; the data is passed in as arguments (never
+closed over, never modified) and indexed inside the scan, so it stays on the device.
+
+Logging is optional and lives at the edge: given ``on_stats``, every ``log_every`` steps an ordered
+``io_callback`` (inside ``lax.cond``, so other steps pay nothing) hands the gradient statistics of
+that step to the host. Without it, nothing of the logging is traced.
+
+Divergence is watched inside the step too: one finiteness check of loss and gradients per step; at
+the first non-finite step the per-layer NaN/inf counts are kept in the carry and, by default, every
+later update of the epoch is skipped so the caller keeps the last finite parameters.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from jax.experimental import io_callback
+
+from nnjax import network, stats
+from nnjax.activations import get_activation, sigmoid
+from nnjax.costs import get_cost, quadratic
+from nnjax.network import Params
+
+
+class Nonfinite(NamedTuple):
+    """Where an epoch first met a non-finite value: global ``step`` (−1 if never) and per-layer
+    NaN/inf counts of the gradients and of the parameters after that step."""
+
+    step: jax.Array
+    grad_counts: dict
+    param_counts: dict
+
+
+class EpochResult(NamedTuple):
+    """What :func:`train_epoch` returns: new parameters and optimizer state, the mean mini-batch
+    cost of the epoch, and the :class:`Nonfinite` record."""
+
+    params: Params
+    opt_state: optax.OptState
+    mean_loss: jax.Array
+    nonfinite: Nonfinite
+
+
+StatsSink = Callable[[dict], None]
+
+
+def make_train_epoch(*, activation=sigmoid, output_activation=None, cost=quadratic,
+                     optimizer: optax.GradientTransformation, mini_batch_size: int,
+                     l2: float = 0.0, n_train: int | None = None, log_every: int | None = None,
+                     on_stats: StatsSink | None = None, stop_on_nonfinite: bool = True):
+    """Build the compiled epoch ``train_epoch(params, opt_state, images, labels, key, epoch)``.
+
+    ``images`` (n, n_in) float32 and ``labels`` (n,) int on the device; each epoch visits
+    ``n // mini_batch_size`` mini-batches of a fresh permutation from ``key`` (the remainder is
+    dropped, as the book's slicing would give a short last batch). ``epoch`` (int) numbers the
+    records. ``l2`` is the book's λ, scaled by ``n_train`` (default: ``n``). ``on_stats`` receives,
+    on the host, ``{"epoch", "batch_idx", "step", "grad": {...}}`` with NumPy values every
+    ``log_every`` steps (the first step of each epoch included).
+
+    Returns a jitted function giving an :class:`EpochResult`. Calls with new data shapes recompile;
+    calls with new values (parameters, keys, epochs) do not.
+    """
+    activation = get_activation(activation)
+    output_activation = activation if output_activation is None else get_activation(output_activation)
+    cost = get_cost(cost)
+    if on_stats is not None and (log_every is None or log_every <= 0):
+        raise ValueError(f"log_every must be a positive number of mini-batches, got {log_every}")
+
+    def loss_fn(params, x, y, n):
+        return network.loss(params, x, y, activation=activation, output_activation=output_activation,
+                            cost=cost, l2=l2, n_train=n)
+
+    def emit(host_sink, epoch, batch_idx, step, grads):
+        payload = {"epoch": epoch, "batch_idx": batch_idx, "step": step,
+                   "grad": stats.gradient_stats(grads)}
+        io_callback(host_sink, None, payload, ordered=True)
+
+    def host_sink(payload):
+        on_stats(jax.tree_util.tree_map(np.asarray, payload))
+
+    @jax.jit
+    def train_epoch(params, opt_state, images, labels, key, epoch):
+        n, n_out = images.shape[0], params[-1].w.shape[0]
+        steps = n // mini_batch_size
+        n_l2 = jnp.float32(n_train or n)
+        order = jax.random.permutation(key, n)[: steps * mini_batch_size]
+        batches = order.reshape(steps, mini_batch_size)
+        epoch = jnp.asarray(epoch, jnp.int32)
+        zero_counts = stats.nonfinite_counts(params)
+        zero_counts = jax.tree_util.tree_map(jnp.zeros_like, zero_counts)
+
+        def step(carry, xs):
+            params, opt_state, bad = carry
+            batch_idx, idx = xs
+            x = images[idx]
+            y = jax.nn.one_hot(labels[idx], n_out, dtype=x.dtype)
+            loss, grads = jax.value_and_grad(loss_fn)(params, x, y, n_l2)
+            updates, new_opt_state = optimizer.update(grads, opt_state, params)
+            new_params = optax.apply_updates(params, updates)
+            global_step = epoch * steps + batch_idx
+            if on_stats is not None:
+                jax.lax.cond(batch_idx % log_every == 0,
+                             lambda g: emit(host_sink, epoch, batch_idx, global_step, g),
+                             lambda g: None, grads)
+            finite = jnp.isfinite(loss) & stats.all_finite(grads, new_params)
+            first_bad = (bad.step < 0) & ~finite
+            bad = jax.lax.cond(
+                first_bad,
+                lambda: Nonfinite(global_step, stats.nonfinite_counts(grads),
+                                  stats.nonfinite_counts(new_params)),
+                lambda: bad)
+            if stop_on_nonfinite:
+                keep = bad.step >= 0
+                new_params, new_opt_state = jax.tree_util.tree_map(
+                    lambda old, new: jnp.where(keep, old, new),
+                    (params, opt_state), (new_params, new_opt_state))
+            return (new_params, new_opt_state, bad), loss
+
+        init_bad = Nonfinite(jnp.int32(-1), zero_counts, zero_counts)
+        (params, opt_state, bad), losses = jax.lax.scan(
+            step, (params, opt_state, init_bad), (jnp.arange(steps, dtype=jnp.int32), batches))
+        return EpochResult(params, opt_state, jnp.mean(losses), bad)
+
+    return train_epoch
+
+
+def make_evaluate(*, activation=sigmoid, output_activation=None):
+    """Compiled ``evaluate(params, images, labels) -> number correct`` (int32), as the book's."""
+    activation = get_activation(activation)
+    output_activation = activation if output_activation is None else get_activation(output_activation)
+
+    @jax.jit
+    def evaluate(params, images, labels):
+        return network.accuracy(params, images, labels, activation, output_activation)
+
+    return evaluate
+
+
+def sgd(learning_rate: float) -> optax.GradientTransformation:
+    """Plain SGD, the book's update ``w → w − η ∇C`` (``optax.sgd``)."""
+    return optax.sgd(learning_rate)
+
+
+weight_stats = jax.jit(stats.weight_stats)
