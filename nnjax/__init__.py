@@ -20,7 +20,7 @@ from nnjax.network import (Layer, accuracy, all_activations, check_sizes, forwar
 from nnjax.network_api import NeuralNetwork
 from nnjax.runner import FitResult, fit
 from nnjax.stats import gradient_stats, weight_stats
-from nnjax.train import make_evaluate, make_train_epoch
+from nnjax.train import make_evaluate, make_step, make_train_epoch
 
 
 def __getattr__(name):
@@ -35,7 +35,7 @@ __all__ = [
     "NeuralNetwork", "LoggedNeuralNetwork", "MNISTLoader", "Dataset", "DataError", "DataNotFoundError",
     "as_dataset", "load_mnist", "TrainConfig", "fit", "FitResult", "TrainingLogger",
     "Layer", "init_params", "forward", "forward_z", "all_activations", "predict", "accuracy", "loss",
-    "check_sizes", "layer_sizes", "make_train_epoch", "make_evaluate", "gradient_stats", "weight_stats",
+    "check_sizes", "layer_sizes", "make_step", "make_train_epoch", "make_evaluate", "gradient_stats", "weight_stats",
     "sigmoid", "relu", "tanh", "identity", "softmax", "quadratic", "cross_entropy", "log_likelihood",
     "normal", "scaled_normal", "he",
 ]

@@ -172,21 +172,22 @@ class TrainingLogger:
         return self.write("epoch_start", epoch=epoch, total_epochs=total_epochs)
 
     def log_mini_batch(self, *, epoch: int, batch_idx: int, step: int, batch_size: int,
-                       gradient_stats: dict) -> dict:
+                       gradient_stats: dict, **groups) -> dict:
         return self.write("mini_batch", epoch=epoch, batch_idx=batch_idx, step=step,
-                          batch_size=batch_size, gradient_stats=gradient_stats)
+                          batch_size=batch_size, gradient_stats=gradient_stats, **groups)
 
     def on_stats(self, batch_size: int):
         """The host end of the training step's callback: a function that writes ``mini_batch``
-        records. It never raises (an exception there would abort the compiled epoch); errors are
-        kept in ``callback_errors``."""
+        records, one field per group of :func:`nnjax.stats.step_stats` (per-layer lists). It never
+        raises (an exception there would abort the compiled epoch); errors are kept in
+        ``callback_errors``."""
         from nnjax.stats import to_lists
 
         def sink(payload: dict) -> None:
             try:
+                groups = {name: to_lists(group) for name, group in payload["stats"].items()}
                 self.log_mini_batch(epoch=int(payload["epoch"]), batch_idx=int(payload["batch_idx"]),
-                                    step=int(payload["step"]), batch_size=batch_size,
-                                    gradient_stats=to_lists(payload["grad"]))
+                                    step=int(payload["step"]), batch_size=batch_size, **groups)
             except Exception as exc:  # noqa: BLE001 - must not propagate into XLA
                 self.callback_errors.append(repr(exc))
 

@@ -28,6 +28,14 @@ def gradient_stats(grads: Params) -> dict[str, jax.Array]:
     }
 
 
+def step_stats(*, grads: Params, params: Params, updates: Params) -> dict[str, dict]:
+    """What a ``mini_batch`` record holds, computed inside the compiled step: a dict of named
+    groups, each a dict of per-layer arrays. ``params`` are the parameters before the step and
+    ``updates`` the optimizer's update (new = params + updates)."""
+    del params, updates  # available to further statistics
+    return {"gradient_stats": gradient_stats(grads)}
+
+
 def weight_stats(params: Params) -> dict[str, jax.Array]:
     """Per layer: weight mean, std, min, max and bias mean, std, each shape (L,)."""
     return {

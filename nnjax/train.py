@@ -52,6 +52,41 @@ class EpochResult(NamedTuple):
 StatsSink = Callable[[dict], None]
 
 
+class StepResult(NamedTuple):
+    """One SGD step: new parameters and optimizer state, the mini-batch cost, the true gradients
+    and the update the optimizer applied."""
+
+    params: Params
+    opt_state: optax.OptState
+    loss: jax.Array
+    grads: Params
+    updates: Params
+
+
+def make_step(*, activation=sigmoid, output_activation=None, cost=quadratic,
+              optimizer: optax.GradientTransformation, l2: float = 0.0):
+    """A pure mini-batch step ``step(params, opt_state, x, y, n_train) -> StepResult``.
+
+    ``x`` (batch, n_in) float32, ``y`` (batch, n_out) one-hot; ``n_train`` scales the L2 term
+    (the book's λ/n). This is the building block of :func:`make_train_epoch` and of vmapped
+    sweeps; jit it, scan it or vmap it as you like.
+    """
+    activation = get_activation(activation)
+    output_activation = activation if output_activation is None else get_activation(output_activation)
+    cost = get_cost(cost)
+
+    def loss_fn(params, x, y, n_train):
+        return network.loss(params, x, y, activation=activation, output_activation=output_activation,
+                            cost=cost, l2=l2, n_train=n_train)
+
+    def step(params, opt_state, x, y, n_train):
+        loss, grads = jax.value_and_grad(loss_fn)(params, x, y, n_train)
+        updates, opt_state = optimizer.update(grads, opt_state, params)
+        return StepResult(optax.apply_updates(params, updates), opt_state, loss, grads, updates)
+
+    return step
+
+
 def make_train_epoch(*, activation=sigmoid, output_activation=None, cost=quadratic,
                      optimizer: optax.GradientTransformation, mini_batch_size: int,
                      l2: float = 0.0, n_train: int | None = None, log_every: int | None = None,
@@ -62,29 +97,25 @@ def make_train_epoch(*, activation=sigmoid, output_activation=None, cost=quadrat
     ``n // mini_batch_size`` mini-batches of a fresh permutation from ``key`` (the remainder is
     dropped, as the book's slicing would give a short last batch). ``epoch`` (int) numbers the
     records. ``l2`` is the book's λ, scaled by ``n_train`` (default: ``n``). ``on_stats`` receives,
-    on the host, ``{"epoch", "batch_idx", "step", "grad": {...}}`` with NumPy values every
-    ``log_every`` steps (the first step of each epoch included).
+    on the host, ``{"epoch", "batch_idx", "step", "stats": stats.step_stats(...)}`` with NumPy
+    values every ``log_every`` steps (the first step of each epoch included).
 
     Returns a jitted function giving an :class:`EpochResult`. Calls with new data shapes recompile;
     calls with new values (parameters, keys, epochs) do not.
     """
-    activation = get_activation(activation)
-    output_activation = activation if output_activation is None else get_activation(output_activation)
-    cost = get_cost(cost)
     if on_stats is not None and (log_every is None or log_every <= 0):
         raise ValueError(f"log_every must be a positive number of mini-batches, got {log_every}")
-
-    def loss_fn(params, x, y, n):
-        return network.loss(params, x, y, activation=activation, output_activation=output_activation,
-                            cost=cost, l2=l2, n_train=n)
-
-    def emit(host_sink, epoch, batch_idx, step, grads):
-        payload = {"epoch": epoch, "batch_idx": batch_idx, "step": step,
-                   "grad": stats.gradient_stats(grads)}
-        io_callback(host_sink, None, payload, ordered=True)
+    sgd_step = make_step(activation=activation, output_activation=output_activation, cost=cost,
+                         optimizer=optimizer, l2=l2)
 
     def host_sink(payload):
         on_stats(jax.tree_util.tree_map(np.asarray, payload))
+
+    def emit(epoch, batch_idx, global_step, result: StepResult, old_params):
+        payload = {"epoch": epoch, "batch_idx": batch_idx, "step": global_step,
+                   "stats": stats.step_stats(grads=result.grads, params=old_params,
+                                             updates=result.updates)}
+        io_callback(host_sink, None, payload, ordered=True)
 
     @jax.jit
     def train_epoch(params, opt_state, images, labels, key, epoch):
@@ -94,35 +125,33 @@ def make_train_epoch(*, activation=sigmoid, output_activation=None, cost=quadrat
         order = jax.random.permutation(key, n)[: steps * mini_batch_size]
         batches = order.reshape(steps, mini_batch_size)
         epoch = jnp.asarray(epoch, jnp.int32)
-        zero_counts = stats.nonfinite_counts(params)
-        zero_counts = jax.tree_util.tree_map(jnp.zeros_like, zero_counts)
+        zero_counts = jax.tree_util.tree_map(jnp.zeros_like, stats.nonfinite_counts(params))
 
         def step(carry, xs):
             params, opt_state, bad = carry
             batch_idx, idx = xs
             x = images[idx]
             y = jax.nn.one_hot(labels[idx], n_out, dtype=x.dtype)
-            loss, grads = jax.value_and_grad(loss_fn)(params, x, y, n_l2)
-            updates, new_opt_state = optimizer.update(grads, opt_state, params)
-            new_params = optax.apply_updates(params, updates)
+            result = sgd_step(params, opt_state, x, y, n_l2)
             global_step = epoch * steps + batch_idx
             if on_stats is not None:
                 jax.lax.cond(batch_idx % log_every == 0,
-                             lambda g: emit(host_sink, epoch, batch_idx, global_step, g),
-                             lambda g: None, grads)
-            finite = jnp.isfinite(loss) & stats.all_finite(grads, new_params)
+                             lambda: emit(epoch, batch_idx, global_step, result, params),
+                             lambda: None)
+            finite = jnp.isfinite(result.loss) & stats.all_finite(result.grads, result.params)
             first_bad = (bad.step < 0) & ~finite
             bad = jax.lax.cond(
                 first_bad,
-                lambda: Nonfinite(global_step, stats.nonfinite_counts(grads),
-                                  stats.nonfinite_counts(new_params)),
+                lambda: Nonfinite(global_step, stats.nonfinite_counts(result.grads),
+                                  stats.nonfinite_counts(result.params)),
                 lambda: bad)
+            new_params, new_opt_state = result.params, result.opt_state
             if stop_on_nonfinite:
                 keep = bad.step >= 0
                 new_params, new_opt_state = jax.tree_util.tree_map(
                     lambda old, new: jnp.where(keep, old, new),
                     (params, opt_state), (new_params, new_opt_state))
-            return (new_params, new_opt_state, bad), loss
+            return (new_params, new_opt_state, bad), result.loss
 
         init_bad = Nonfinite(jnp.int32(-1), zero_counts, zero_counts)
         (params, opt_state, bad), losses = jax.lax.scan(
