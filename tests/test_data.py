@@ -32,6 +32,15 @@ def test_tfds_copy_matches_the_raw_idx_files_in_order(mnist, mnist_dir):
     np.testing.assert_array_equal(idx_training.images, training.images)
 
 
+def test_records_read_back_through_tfds_data_source_are_the_idx_records(mnist_dir):
+    from nnjax import tfds_source
+
+    raw = read_folder(find_files(mnist_dir))
+    through_tfds = tfds_source.read_through_tfds(tfds_source.prepare(mnist_dir), splits=("test",))
+    np.testing.assert_array_equal(through_tfds["test_images"], raw["test_images"])
+    np.testing.assert_array_equal(through_tfds["test_labels"], raw["test_labels"])
+
+
 def test_dataset_behaves_like_the_books_list_of_pairs(mnist):
     training = mnist[0]
     subset = training[:1000]
