@@ -138,7 +138,8 @@ def make_train_epoch(*, activation=sigmoid, output_activation=None, cost=quadrat
                 jax.lax.cond(batch_idx % log_every == 0,
                              lambda: emit(epoch, batch_idx, global_step, result, params),
                              lambda: None)
-            finite = jnp.isfinite(result.loss) & stats.all_finite(result.grads, result.params)
+            # one reduction per gradient leaf; new params = old + update stay finite with them
+            finite = jnp.isfinite(result.loss) & stats.all_finite(result.grads)
             first_bad = (bad.step < 0) & ~finite
             bad = jax.lax.cond(
                 first_bad,
