@@ -1,0 +1,240 @@
+"""Benchmark: nnjax against the book's NumPy algorithm, in one invocation.
+
+[784, 30, 10], sigmoid, quadratic cost, mini-batch 10, η = 3.0 on the real MNIST training set.
+Variants:
+  A  the book's algorithm in NumPy, per-example backprop (float64, as network.py)
+  B  the same with whole mini-batches as matrices (float32)
+  nnjax unlogged; nnjax with the learning-mode log (default interval 100); 8 configurations
+  vmapped (when nnjax.sweep is present).
+Per variant: median and range of the measured epochs after a warm-up epoch (training only, device
+finished), compile time, evaluation time for the test images, peak-memory growth; then ratios to A
+and B and logged/unlogged. Writes JSON and a Markdown table. Timings are only comparable within
+one invocation on one machine.
+
+    NNJAX_DATA_DIR=../shared/data/mnist python scripts/bench.py [--epochs 5] [--tiny]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import resource
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import jax
+import numpy as np
+import optax
+
+from nnjax import TrainingLogger, load_mnist, network
+from nnjax.train import make_evaluate, make_train_epoch
+
+SIZES = [784, 30, 10]
+ETA, BATCH = 3.0, 10
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+# -- baselines: the book's equations in NumPy ---------------------------------------------------
+def _sigmoid(z):
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+def numpy_per_example_epoch(weights, biases, images, labels, rng):
+    """Baseline A: network.py's SGD — per-example backprop (BP1–BP4), float64 column vectors."""
+    order = rng.permutation(len(labels))
+    eye = np.eye(10)
+    for start in range(0, len(order) - BATCH + 1, BATCH):
+        nabla_w = [np.zeros_like(w) for w in weights]
+        nabla_b = [np.zeros_like(b) for b in biases]
+        for i in order[start:start + BATCH]:
+            activation = images[i].reshape(-1, 1)
+            activations, zs = [activation], []
+            for w, b in zip(weights, biases):
+                z = w @ activation + b
+                zs.append(z)
+                activation = _sigmoid(z)
+                activations.append(activation)
+            sp = _sigmoid(zs[-1]) * (1 - _sigmoid(zs[-1]))
+            delta = (activations[-1] - eye[labels[i]].reshape(-1, 1)) * sp
+            nabla_b[-1] += delta
+            nabla_w[-1] += delta @ activations[-2].T
+            for layer in range(2, len(weights) + 1):
+                sp = _sigmoid(zs[-layer]) * (1 - _sigmoid(zs[-layer]))
+                delta = (weights[-layer + 1].T @ delta) * sp
+                nabla_b[-layer] += delta
+                nabla_w[-layer] += delta @ activations[-layer - 1].T
+        weights = [w - (ETA / BATCH) * nw for w, nw in zip(weights, nabla_w)]
+        biases = [b - (ETA / BATCH) * nb for b, nb in zip(biases, nabla_b)]
+    return weights, biases
+
+
+def numpy_matrix_epoch(weights, biases, images, labels, rng):
+    """Baseline B: the same SGD with each mini-batch as a (batch, features) matrix, float32."""
+    order = rng.permutation(len(labels))
+    eye = np.eye(10, dtype=np.float32)
+    for start in range(0, len(order) - BATCH + 1, BATCH):
+        idx = order[start:start + BATCH]
+        x, y = images[idx], eye[labels[idx]]
+        acts, zs = [x], []
+        for w, b in zip(weights, biases):
+            zs.append(acts[-1] @ w.T + b)
+            acts.append(_sigmoid(zs[-1]))
+        delta = (acts[-1] - y) * acts[-1] * (1 - acts[-1])
+        grads_w, grads_b = [None] * len(weights), [None] * len(weights)
+        for layer in range(len(weights) - 1, -1, -1):
+            grads_w[layer] = delta.T @ acts[layer] / BATCH
+            grads_b[layer] = delta.mean(axis=0)
+            if layer:
+                delta = (delta @ weights[layer]) * acts[layer] * (1 - acts[layer])
+        weights = [w - ETA * g for w, g in zip(weights, grads_w)]
+        biases = [b - ETA * g for b, g in zip(biases, grads_b)]
+    return weights, biases
+
+
+def numpy_evaluate(weights, biases, images, labels):
+    a = images
+    for w, b in zip(weights, biases):
+        a = _sigmoid(a @ w.T + b)
+    return int((a.argmax(axis=1) == labels).sum())
+
+
+# -- measuring -----------------------------------------------------------------------------------
+def summarise(name: str, times: list[float], *, compile_s: float | None, eval_s: float | None,
+              rss_before: float, epochs_scale: float = 1.0) -> dict:
+    times = [t * epochs_scale for t in times]
+    return {"variant": name, "median_s": statistics.median(times), "min_s": min(times),
+            "max_s": max(times), "epochs_measured": len(times), "compile_s": compile_s,
+            "eval_s": eval_s, "peak_rss_growth_mb": peak_rss_mb() - rss_before}
+
+
+def bench_numpy(name, epoch_fn, train, test, epochs, dtype, subset=None):
+    rss = peak_rss_mb()
+    rng = np.random.default_rng(0)
+    params = network.init_params(SIZES, key=jax.random.key(0))
+    column = dtype == np.float64
+    weights = [np.asarray(p.w, dtype) for p in params]
+    biases = [np.asarray(p.b, dtype).reshape(-1, 1) if column else np.asarray(p.b, dtype) for p in params]
+    images = train.images.astype(dtype)
+    labels = train.labels
+    scale = 1.0
+    if subset:  # per-example NumPy is slow: time a subset, scale to the full epoch
+        scale = len(labels) / subset
+        images, labels = images[:subset], labels[:subset]
+    epoch_fn(weights, biases, images, labels, rng)  # warm-up
+    times = []
+    for _ in range(epochs):
+        t0 = time.perf_counter()
+        weights, biases = epoch_fn(weights, biases, images, labels, rng)
+        times.append(time.perf_counter() - t0)
+    flat_b = [b.reshape(-1) for b in biases]
+    t0 = time.perf_counter()
+    numpy_evaluate([w.astype(np.float32) for w in weights], [b.astype(np.float32) for b in flat_b],
+                   test.images, test.labels)
+    eval_s = time.perf_counter() - t0
+    out = summarise(name, times, compile_s=None, eval_s=eval_s, rss_before=rss, epochs_scale=scale)
+    out["timed_on_examples"] = len(labels)
+    return out
+
+
+def bench_nnjax(name, train, test, epochs, *, logged: bool):
+    rss = peak_rss_mb()
+    tmp = tempfile.TemporaryDirectory()
+    logger = TrainingLogger(tmp.name) if logged else None
+    tx = optax.sgd(ETA)
+    epoch_fn = make_train_epoch(optimizer=tx, mini_batch_size=BATCH,
+                                log_every=100 if logged else None,
+                                on_stats=logger.on_stats(BATCH) if logged else None)
+    evaluate = make_evaluate()
+    params = network.init_params(SIZES, key=jax.random.key(0))
+    state = tx.init(params)
+    images, labels = jax.device_put(train.images), jax.device_put(train.labels)
+    test_images, test_labels = jax.device_put(test.images), jax.device_put(test.labels)
+    key = jax.random.key(1)
+    t0 = time.perf_counter()
+    compiled = epoch_fn.lower(params, state, images, labels, key, 0).compile()
+    compile_s = time.perf_counter() - t0
+    del compiled
+    jax.block_until_ready(epoch_fn(params, state, images, labels, key, 0))  # warm-up
+    times = []
+    for epoch in range(epochs):
+        key, k = jax.random.split(key)
+        t0 = time.perf_counter()
+        result = jax.block_until_ready(epoch_fn(params, state, images, labels, k, epoch))
+        if logged:
+            jax.effects_barrier()
+        times.append(time.perf_counter() - t0)
+        params, state = result.params, result.opt_state
+    jax.block_until_ready(evaluate(params, test_images, test_labels))
+    eval_times = []
+    for _ in range(5):
+        t0 = time.perf_counter()
+        jax.block_until_ready(evaluate(params, test_images, test_labels))
+        eval_times.append(time.perf_counter() - t0)
+    out = summarise(name, times, compile_s=compile_s, eval_s=statistics.median(eval_times),
+                    rss_before=rss)
+    if logger:
+        logger.close()
+    tmp.cleanup()
+    return out
+
+
+def table(results: list[dict], ratios: dict) -> str:
+    lines = ["| variant | median s/epoch | range | compile s | eval s | peak RSS growth MB |",
+             "|---|---|---|---|---|---|"]
+    for r in results:
+        comp = f"{r['compile_s']:.2f}" if r["compile_s"] is not None else "–"
+        ev = f"{r['eval_s'] * 1000:.1f} ms" if r["eval_s"] is not None else "–"
+        lines.append(f"| {r['variant']} | {r['median_s']:.3f} | {r['min_s']:.3f}–{r['max_s']:.3f} "
+                     f"| {comp} | {ev} | {r['peak_rss_growth_mb']:.0f} |")
+    lines.append("")
+    lines += [f"- {k}: {v:.2f}×" for k, v in ratios.items()]
+    return "\n".join(lines)
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--epochs", type=int, default=5, help="measured epochs per variant (≥5)")
+    parser.add_argument("--tiny", action="store_true", help="CI mode: 2,000 images, 2 epochs")
+    parser.add_argument("--out", default="reports/bench", help="folder for bench.json and bench.md")
+    parser.add_argument("--baseline-a-subset", type=int, default=5000,
+                        help="examples per timed epoch of baseline A (scaled to the full set)")
+    args = parser.parse_args(argv)
+
+    train, _, test = load_mnist()
+    epochs = args.epochs
+    subset_a = args.baseline_a_subset
+    if args.tiny:
+        train, test, epochs, subset_a = train[:2000], test[:1000], 2, 200
+
+    results = [
+        bench_numpy("A: NumPy per-example (book)", numpy_per_example_epoch, train, test, epochs,
+                    np.float64, subset=min(subset_a, len(train))),
+        bench_numpy("B: NumPy mini-batch matrices", numpy_matrix_epoch, train, test, epochs, np.float32),
+        bench_nnjax("nnjax unlogged", train, test, epochs, logged=False),
+        bench_nnjax("nnjax logged (every 100)", train, test, epochs, logged=True),
+    ]
+    by = {r["variant"]: r["median_s"] for r in results}
+    a, b = by["A: NumPy per-example (book)"], by["B: NumPy mini-batch matrices"]
+    un, lg = by["nnjax unlogged"], by["nnjax logged (every 100)"]
+    ratios = {"speed-up of nnjax unlogged over A": a / un, "speed-up of nnjax unlogged over B": b / un,
+              "logged / unlogged": lg / un}
+    report = {"machine": {"platform": platform.platform(), "backend": jax.default_backend(),
+                          "device": str(jax.devices()[0])},
+              "n_train": len(train), "n_test": len(test), "results": results, "ratios": ratios}
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "bench.json").write_text(json.dumps(report, indent=2))
+    (out / "bench.md").write_text(table(results, ratios) + "\n")
+    print(table(results, ratios))
+    print(f"\nwritten: {out / 'bench.json'}, {out / 'bench.md'}")
+    return report
+
+
+if __name__ == "__main__":
+    main()
