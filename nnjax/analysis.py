@@ -156,8 +156,9 @@ class LogTables:
         values = pd.to_numeric(self.runs.get("n_layers"), errors="coerce")
         return int(values.max()) if values is not None and values.notna().any() else 0
 
-    def label(self, run: str) -> str:
-        return str(self.runs.set_index("run").at[run, "label"])
+    def name(self, run: str) -> str:
+        """The short name of a run (its log file's stem), as legends show it."""
+        return str(self.runs.set_index("run").at[run, "run_name"])
 
 
 def read_logs(source: PathLike | Sequence[PathLike] | None = None, *,
@@ -207,7 +208,7 @@ def read_logs(source: PathLike | Sequence[PathLike] | None = None, *,
     summaries = [_run_summary(key, rs, run_files[key]) for key, rs in runs.items()]
     runs_df = pd.DataFrame(summaries)
     _set_labels(runs_df)
-    labels = dict(zip(runs_df["run"], runs_df["label"]))
+    labels = dict(zip(runs_df["run"], runs_df["run_name"]))
     epochs = _epochs(by_type.get("epoch_end", []), labels)
     _add_best(runs_df, epochs)
     steps = dict(zip(runs_df["run"], runs_df["steps_per_epoch"]))
@@ -330,7 +331,7 @@ def _infer_steps(batches: list[dict]) -> int | None:
 
 
 def _set_labels(runs: pd.DataFrame) -> None:
-    """A short, unique legend label per run: the file name (plus the run id when a file holds
+    """A short, unique name per run for legends: the file name (plus the run id when a file holds
     several runs)."""
     labels = []
     per_file = runs.groupby("file")["run"].transform("count")
@@ -344,7 +345,7 @@ def _set_labels(runs: pd.DataFrame) -> None:
     for label in labels:
         seen[label] = seen.get(label, 0) + 1
         unique.append(label if seen[label] == 1 else f"{label} ({seen[label]})")
-    runs.insert(1, "label", unique)
+    runs.insert(1, "run_name", unique)
 
 
 def _epochs(records: list[dict], labels: dict) -> pd.DataFrame:
@@ -355,13 +356,13 @@ def _epochs(records: list[dict], labels: dict) -> pd.DataFrame:
                 and row.get("test_total"):
             row["accuracy_percent"] = 100.0 * row["test_accuracy"] / row["test_total"]
         rows.append(row)
-    columns = ["run", "label", "epoch", "test_accuracy", "test_total", "accuracy_percent",
+    columns = ["run", "run_name", "epoch", "test_accuracy", "test_total", "accuracy_percent",
                "duration_seconds", "train_cost", "eval_seconds"]
     frame = pd.DataFrame(rows, columns=None if rows else columns)
     for c in columns:
         if c not in frame.columns:
             frame[c] = np.nan
-    frame["label"] = frame["run"].map(labels)
+    frame["run_name"] = frame["run"].map(labels)
     for c in ("accuracy_percent", "duration_seconds", "train_cost", "eval_seconds"):
         frame[c] = pd.to_numeric(frame[c], errors="coerce").astype(float)
     frame = frame.drop_duplicates(["run", "epoch"], keep="last")
@@ -393,16 +394,26 @@ def _per_layer(records: list[dict], key: str, labels: dict) -> pd.DataFrame:
             if isinstance(layer, dict):
                 rows.append({**base, "layer": position, **_fields(layer)})
     if not rows:
-        return pd.DataFrame(columns=["run", "label", "epoch", "layer"])
+        return pd.DataFrame(columns=["run", "run_name", "epoch", "layer"])
     frame = pd.DataFrame(rows)
-    frame["label"] = frame["run"].map(labels)
+    frame["run_name"] = frame["run"].map(labels)
     sort = [c for c in ("run", "epoch", "layer") if c in frame.columns]
     return _front(frame.sort_values(sort, kind="stable").reset_index(drop=True))
 
 
+INTEGER_COLUMNS = ("epoch", "batch_idx", "step", "layer", "batch_size", "test_accuracy", "test_total",
+                   "schema_version", "sample_idx", "label", "prediction", "epochs_completed")
+
+
 def _front(frame: pd.DataFrame) -> pd.DataFrame:
-    """The key columns first, then the measurements, then where each row came from."""
-    first = [c for c in ("run", "label", "epoch", "batch_idx", "step", "progress", "layer")
+    """The key columns first, then the measurements, then where each row came from; counts as
+    integers (nullable ``Int64``, so a missing value stays missing rather than making floats)."""
+    for column in INTEGER_COLUMNS:
+        if column in frame.columns:
+            values = pd.to_numeric(frame[column], errors="coerce")
+            if values.notna().any() and (values.dropna() % 1 == 0).all():
+                frame[column] = values.astype("Int64")
+    first = [c for c in ("run", "run_name", "epoch", "batch_idx", "step", "progress", "layer")
              if c in frame.columns]
     last = [c for c in ("time", "run_id", "schema_version", "file") if c in frame.columns]
     return frame[first + [c for c in frame.columns if c not in first + last] + last]
@@ -423,7 +434,7 @@ def _gradients(records: list[dict], labels: dict, steps: dict) -> pd.DataFrame:
     if not rows:
         return pd.DataFrame(columns=["run", "epoch", "batch_idx", "layer", "progress"])
     frame = pd.DataFrame(rows)
-    frame["label"] = frame["run"].map(labels)
+    frame["run_name"] = frame["run"].map(labels)
     per_epoch = frame["run"].map(steps).astype(float)
     frame["progress"] = frame["epoch"] + frame["batch_idx"] / per_epoch.where(per_epoch > 0)
     return _front(frame.sort_values(["run", "epoch", "batch_idx", "layer"], kind="stable")
@@ -447,10 +458,10 @@ def learning_progress(tables: LogTables, threshold: float = DEFAULT_THRESHOLD) -
     epoch logged. Runs without test accuracy get ``None`` and say so in ``verdict``.
     """
     rows = []
-    for run, label in zip(tables.runs["run"], tables.runs["label"]):
+    for run, name in zip(tables.runs["run"], tables.runs["run_name"]):
         acc = tables.epochs.loc[(tables.epochs["run"] == run) & tables.epochs["accuracy_percent"].notna(),
                                 ["epoch", "accuracy_percent"]]
-        row = {"run": run, "label": label, "threshold_pp": threshold}
+        row = {"run": run, "run_name": name, "threshold_pp": threshold}
         if acc.empty:
             rows.append({**row, "best_accuracy": None, "best_epoch": None, "last_improvement": None,
                          "epochs_since": None, "still_learning": None,
@@ -485,13 +496,13 @@ def layer_change(tables: LogTables) -> pd.DataFrame:
     the earlier snapshot (the root-mean-square weight, ‖W‖/√n). It is a lower bound of the true
     relative change ‖W_t − W_{t−1}‖ / ‖W_{t−1}‖ (the Gelbrich bound on the distance between the two
     weight distributions). The first snapshot of a run has no predecessor (``NaN``).
-    Columns: run, label, epoch, layer, rms, relative_change.
+    Columns: run, run_name, epoch, layer, rms, relative_change.
     """
     w = tables.weights
     needed = {"run", "epoch", "layer", "weight_mean", "weight_std"}
     if w.empty or not needed <= set(w.columns):
-        return pd.DataFrame(columns=["run", "label", "epoch", "layer", "rms", "relative_change"])
-    frame = w[["run", "label", "epoch", "layer", "weight_mean", "weight_std"]].copy()
+        return pd.DataFrame(columns=["run", "run_name", "epoch", "layer", "rms", "relative_change"])
+    frame = w[["run", "run_name", "epoch", "layer", "weight_mean", "weight_std"]].copy()
     frame[["weight_mean", "weight_std"]] = frame[["weight_mean", "weight_std"]].astype(float)
     frame = frame.sort_values(["run", "layer", "epoch"], kind="stable")
     frame["rms"] = np.hypot(frame["weight_mean"], frame["weight_std"])
@@ -509,9 +520,9 @@ def layer_change_summary(tables: LogTables) -> pd.DataFrame:
     which layer changes most (the largest mean)."""
     change = layer_change(tables).dropna(subset=["relative_change"])
     if change.empty:
-        return pd.DataFrame(columns=["run", "label", "layer", "mean_change", "last_change",
+        return pd.DataFrame(columns=["run", "run_name", "layer", "mean_change", "last_change",
                                      "changes_most"])
-    summary = (change.groupby(["run", "label", "layer"], sort=False)["relative_change"]
+    summary = (change.groupby(["run", "run_name", "layer"], sort=False)["relative_change"]
                .agg(mean_change="mean", last_change="last").reset_index())
     top = summary.groupby("run")["mean_change"].transform("max")
     summary["changes_most"] = summary["mean_change"] == top
@@ -521,7 +532,7 @@ def layer_change_summary(tables: LogTables) -> pd.DataFrame:
 def run_summary(tables: LogTables) -> pd.DataFrame:
     """The summary table of the notebook and the report: one row per run with the run's
     configuration, best and final accuracy, epochs, total time and status."""
-    columns = ["label", "format", "sizes", "activation", "cost", "init", "optimizer", "learning_rate",
+    columns = ["run_name", "format", "sizes", "activation", "cost", "init", "optimizer", "learning_rate",
                "mini_batch_size", "seed", "n_train", "n_test", "epochs_completed", "epochs_planned",
                "best_accuracy", "best_epoch", "final_accuracy", "total_seconds", "status"]
     return tables.runs[[c for c in columns if c in tables.runs.columns]].reset_index(drop=True)

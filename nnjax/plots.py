@@ -53,7 +53,7 @@ def _describe(tables: LogTables) -> str:
     if len(runs) > 1:
         return f"{len(runs)} runs"
     r = runs.iloc[0]
-    parts = [str(r["label"])]
+    parts = [str(r["run_name"])]
     if r.get("sizes"):
         parts.append(f"[{str(r['sizes']).replace('-', ', ')}]")
     if r.get("activation"):
@@ -98,7 +98,7 @@ def _empty(ax, text: str) -> None:
 def _run_legend(ax, tables: LogTables, colors: dict, **kwargs) -> None:
     if 1 < len(tables.runs) <= MAX_LEGEND:
         handles = [Line2D([], [], color=colors[r], label=lab)
-                   for r, lab in zip(tables.runs["run"], tables.runs["label"])]
+                   for r, lab in zip(tables.runs["run"], tables.runs["run_name"])]
         ax.legend(handles=handles, fontsize="small", **kwargs)
 
 
@@ -119,7 +119,7 @@ def accuracy_figure(tables: LogTables, *, threshold: float = DEFAULT_THRESHOLD) 
     few = len(tables.runs) <= 5
     progress = learning_progress(tables, threshold).set_index("run")
     drawn = 0
-    for run, label in zip(tables.runs["run"], tables.runs["label"]):
+    for run, label in zip(tables.runs["run"], tables.runs["run_name"]):
         acc = epochs[(epochs["run"] == run) & epochs["accuracy_percent"].notna()]
         if acc.empty:
             continue
@@ -337,7 +337,7 @@ def timing_figure(tables: LogTables) -> Figure:
             train = rows["duration_seconds"].to_numpy(dtype=float)
             evaluation = rows["eval_seconds"].fillna(0).to_numpy(dtype=float)
             bars_ax.bar(x, train, width=width, color=colors[run],
-                        label="training" if len(runs) == 1 else tables.label(run))
+                        label="training" if len(runs) == 1 else tables.name(run))
             if rows["eval_seconds"].notna().any():
                 bars_ax.bar(x, evaluation, bottom=train, width=width, color=colors[run], alpha=0.35,
                             hatch="//", label="evaluation" if len(runs) == 1 else None)
@@ -406,7 +406,7 @@ def summary_rows(tables: LogTables, *, threshold: float = DEFAULT_THRESHOLD) -> 
         best = (f"{r['best_accuracy']:.2f} % (epoch {int(r['best_epoch'])})"
                 if _present(r["best_accuracy"]) else "— (no test data)")
         planned = r.get("epochs_planned")
-        columns[r["label"]] = {
+        columns[r["run_name"]] = {
             "format": r["format"] + (f" (schema {int(r['schema_version'])})"
                                      if _present(r["schema_version"]) else ""),
             "sizes": fmt(r.get("sizes")),

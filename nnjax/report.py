@@ -66,17 +66,17 @@ def markdown_summary(tables: LogTables, *, threshold: float = DEFAULT_THRESHOLD)
         lines.append(f"| {field} | " + " | ".join(str(v).replace("|", "\\|") for v in row) + " |")
     lines += ["", f"## Is it still learning? (threshold {threshold:g} percentage points)", ""]
     for _, p in learning_progress(tables, threshold).iterrows():
-        lines.append(f"- `{p['label']}`: {p['verdict']}")
+        lines.append(f"- `{p['run_name']}`: {p['verdict']}")
     lines += ["", "## Which layer changes most?", "",
               "Mean relative weight change per epoch, ‖ΔW‖/‖W‖ (a lower bound computed from the "
               "logged mean and std):", ""]
     changes = layer_change_summary(tables)
     if changes.empty:
         lines.append("- not measurable: the log needs weight snapshots of two or more epochs")
-    for label, rows in changes.groupby("label", sort=False):
+    for name, rows in changes.groupby("run_name", sort=False):
         parts = [f"layer {int(r.layer)}: {r.mean_change:.2%}" + (" **(most)**" if r.changes_most else "")
                  for r in rows.itertuples()]
-        lines.append(f"- `{label}`: " + ", ".join(parts))
+        lines.append(f"- `{name}`: " + ", ".join(parts))
     if tables.problems:
         lines += ["", "## Problems met while reading", ""]
         lines += [f"- {p}" for p in tables.problems]
