@@ -194,6 +194,7 @@ def _train(args) -> int:
     from nnjax.config import TrainConfig
     from nnjax.data import DataError
     from nnjax.logger import LogDirError, TrainingLogger, check_writable
+    from nnjax.network import check_sizes
 
     try:
         sizes = _sizes(args.sizes)
@@ -228,6 +229,10 @@ def _train(args) -> int:
         test = test[: args.test_subset]
     if args.no_test:
         test = None
+    try:
+        check_sizes(config.sizes, n_inputs=training.n_inputs)  # before a log file is made
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
     try:
         result = _fit_with_progress(config, training, test, logger=(
             None if args.no_log else TrainingLogger(args.log_dir)), progress=not args.no_progress)

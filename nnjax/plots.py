@@ -80,13 +80,32 @@ def _layer_title(tables: LogTables, layer: int) -> str:
     return f"layer {layer}"
 
 
-def _grid(fig: Figure, n: int, *, ncols: int = 3, **kwargs):
-    ncols = min(ncols, n)
-    nrows = math.ceil(n / ncols)
+def _figure(nrows: int, ncols: int, *, width: float, height: float, left: float = 1.0,
+            right: float = 0.3, bottom: float = 0.65, top: float = 0.8, wgap: float = 1.05,
+            hgap: float = 1.1, **kwargs):
+    """A figure of ``nrows`` × ``ncols`` panels, each ``width`` × ``height`` inches, with fixed
+    margins and gaps in inches (room for tick labels, axis labels and two-line titles). Fixed
+    spacing instead of a layout engine: the same look, at a third of the drawing time."""
+    fig_w = left + right + ncols * width + (ncols - 1) * wgap
+    fig_h = bottom + top + nrows * height + (nrows - 1) * hgap
+    fig = Figure(figsize=(fig_w, fig_h))
+    fig.subplots_adjust(left=left / fig_w, right=1 - right / fig_w, bottom=bottom / fig_h,
+                        top=1 - top / fig_h, wspace=wgap / width, hspace=hgap / height)
     axes = fig.subplots(nrows, ncols, squeeze=False, **kwargs).ravel()
+    return fig, axes
+
+
+def _grid(n: int, *, ncols: int = 3, width: float = 4.3, height: float = 3.0, top: float = 0.8):
+    """A figure with ``n`` panels, up to ``ncols`` in a row; unused cells hidden."""
+    ncols = min(ncols, n)
+    fig, axes = _figure(math.ceil(n / ncols), ncols, width=width, height=height, top=top)
     for ax in axes[n:]:
         ax.set_visible(False)
-    return axes[:n]
+    return fig, axes[:n]
+
+
+def _suptitle(fig: Figure, text: str) -> None:
+    fig.suptitle(text, y=1 - 0.12 / fig.get_figheight(), va="top", fontsize="large")
 
 
 def _empty(ax, text: str) -> None:
@@ -112,8 +131,7 @@ def accuracy_figure(tables: LogTables, *, threshold: float = DEFAULT_THRESHOLD) 
     that raised the best by more than ``threshold`` points. Below it, the mean training cost."""
     epochs = tables.epochs
     has_cost = epochs["train_cost"].notna().any()
-    fig = Figure(figsize=(9, 7.5 if has_cost else 4.8), layout="constrained")
-    axes = fig.subplots(2 if has_cost else 1, 1, squeeze=False).ravel()
+    fig, axes = _figure(2 if has_cost else 1, 1, width=8.0, height=3.4, hgap=0.95)
     ax = axes[0]
     colors = _run_colors(tables)
     few = len(tables.runs) <= 5
@@ -166,7 +184,7 @@ def accuracy_figure(tables: LogTables, *, threshold: float = DEFAULT_THRESHOLD) 
         _integer_epochs(cost_ax)
         if drawn:
             cost_ax.set_xlim(ax.get_xlim())
-    fig.suptitle(_describe(tables))
+    _suptitle(fig, _describe(tables))
     return fig
 
 
@@ -176,10 +194,7 @@ def weights_figure(tables: LogTables) -> Figure:
     after each epoch. Last panel: each layer's relative weight change per epoch, log scale (see
     :func:`nnjax.analysis.layer_change`)."""
     n_layers = max(tables.n_layers, int(tables.weights["layer"].max()) + 1 if not tables.weights.empty else 0)
-    n_panels = n_layers + 1
-    ncols = min(3, n_panels)
-    fig = Figure(figsize=(5 * ncols, 3.9 * math.ceil(n_panels / ncols) + 0.6), layout="constrained")
-    axes = _grid(fig, n_panels, ncols=ncols)
+    fig, axes = _grid(n_layers + 1, top=1.0)  # room for the two-line title of the last panel
     colors = _run_colors(tables)
     w = tables.weights
     for layer, ax in enumerate(axes[:-1]):
@@ -213,7 +228,7 @@ def weights_figure(tables: LogTables) -> Figure:
     else:
         _empty(axes[0], "no weight_snapshot records in the log")
     _change_panel(axes[-1], tables)
-    fig.suptitle(f"Weight evolution per layer — {_describe(tables)}")
+    _suptitle(fig, f"Weight evolution per layer — {_describe(tables)}")
     return fig
 
 
@@ -234,7 +249,7 @@ def _change_panel(ax, tables: LogTables) -> None:
     ax.set_yscale("log")
     ax.set_xlabel("epoch")
     ax.set_ylabel("‖ΔW‖ / ‖W‖ (lower bound)")
-    ax.grid(alpha=0.3, which="both")
+    ax.grid(alpha=0.3)
     _integer_epochs(ax)
     ax.legend(handles=[Line2D([], [], color=palette[layer], label=_layer_title(tables, layer))
                        for layer in layers], fontsize="small")
@@ -249,15 +264,12 @@ def gradients_figure(tables: LogTables) -> Figure:
     g = tables.gradients
     n_layers = max(tables.n_layers, int(g["layer"].max()) + 1 if not g.empty else 0)
     if g.empty or n_layers == 0:
-        fig = Figure(figsize=(8, 4), layout="constrained")
-        _empty(fig.subplots(), "no mini_batch records in the log (gradient statistics are logged "
-                               "every N mini-batches)")
-        fig.suptitle(f"Gradient magnitudes — {_describe(tables)}")
+        fig, (ax,) = _figure(1, 1, width=7.0, height=3.0)
+        _empty(ax, "no mini_batch records in the log\n(gradient statistics are logged every N "
+                   "mini-batches)")
+        _suptitle(fig, f"Gradient magnitudes — {_describe(tables)}")
         return fig
-    n_panels = n_layers + 1
-    ncols = min(3, n_panels)
-    fig = Figure(figsize=(5 * ncols, 3.9 * math.ceil(n_panels / ncols) + 0.6), layout="constrained")
-    axes = _grid(fig, n_panels, ncols=ncols)
+    fig, axes = _grid(n_layers + 1)
     colors = _run_colors(tables)
     one = len(tables.runs) == 1
 
@@ -281,7 +293,7 @@ def gradients_figure(tables: LogTables) -> Figure:
         ax.set_title(f"{_layer_title(tables, layer)}: gradients")
         ax.set_xlabel("epoch")
         ax.set_ylabel("|gradient| (log scale)")
-        ax.grid(alpha=0.3, which="both")
+        ax.grid(alpha=0.3)
     base = colors[tables.runs["run"].iloc[0]] if one else "0.3"
     axes[0].legend(handles=[Line2D([], [], color=base, lw=1.4, label="mean |∂C/∂w|"),
                             Line2D([], [], color=base, lw=0.8, alpha=0.4, label="max |∂C/∂w|"),
@@ -299,12 +311,12 @@ def gradients_figure(tables: LogTables) -> Figure:
     ax.set_title("All layers: mean |∂C/∂w|")
     ax.set_xlabel("epoch")
     ax.set_ylabel("mean |∂C/∂w| (log scale)")
-    ax.grid(alpha=0.3, which="both")
+    ax.grid(alpha=0.3)
     ax.legend(handles=[Line2D([], [], color=palette[i], label=_layer_title(tables, i))
                        for i in range(n_layers)], fontsize="small")
     interval = tables.runs["log_interval"].dropna().unique() if "log_interval" in tables.runs else []
     every = f", every {int(interval[0])} mini-batches" if len(interval) == 1 else ""
-    fig.suptitle(f"Gradient magnitudes from the mini_batch records{every} — {_describe(tables)}")
+    _suptitle(fig, f"Gradient magnitudes from the mini_batch records{every} — {_describe(tables)}")
     return fig
 
 
@@ -315,9 +327,9 @@ def timing_figure(tables: LogTables) -> Figure:
     Right: the histogram of the training seconds per epoch (epoch 0 left out when there are others,
     so that compilation does not squash it)."""
     epochs = tables.epochs[tables.epochs["duration_seconds"].notna()]
-    fig = Figure(figsize=(12, 4.6), layout="constrained")
-    bars_ax, hist_ax = fig.subplots(1, 2, gridspec_kw={"width_ratios": [2, 1]})
-    fig.suptitle(f"Training time — {_describe(tables)}")
+    fig, (bars_ax, hist_ax) = _figure(1, 2, width=5.0, height=3.4, top=1.0,
+                                      gridspec_kw={"width_ratios": [2, 1]})
+    _suptitle(fig, f"Training time — {_describe(tables)}")
     if epochs.empty:
         _empty(bars_ax, "no epoch durations in the log")
         _empty(hist_ax, "")
@@ -327,7 +339,7 @@ def timing_figure(tables: LogTables) -> Figure:
     totals = epochs["duration_seconds"] + epochs["eval_seconds"].fillna(0)
     later = totals[epochs["epoch"] > 0]
     cap = 2.5 * float(later.max()) if not later.empty else math.inf
-    clipped = float(totals.max()) > 1.3 * cap
+    clipped = float(totals.max()) > 1.3 * cap and len(runs) <= 4  # bars only: lines may leave
     title = "Seconds per epoch (epoch 0 includes compiling)"
     if len(runs) <= 4:
         width = 0.8 / len(runs)
@@ -373,9 +385,10 @@ def timing_figure(tables: LogTables) -> Figure:
     hist_ax.set_xlabel("training seconds per epoch")
     hist_ax.set_ylabel("epochs")
     which = "epochs 1 and later" if len(steady) < len(epochs) else "all epochs"
-    hist_ax.set_title(f"Histogram of {len(values)} epoch{'s' if len(values) != 1 else ''} ({which})")
+    hist_ax.set_title(f"Histogram: {which}, n = {len(values)}")
     hist_ax.legend(fontsize="small")
     hist_ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    hist_ax.xaxis.set_major_locator(MaxNLocator(4))
     return fig
 
 
@@ -470,7 +483,7 @@ def summary_figure(tables: LogTables, *, threshold: float = DEFAULT_THRESHOLD,
         if row == 0 or col == 0:
             cell.set_text_props(weight="bold")
             cell.set_facecolor("0.93")
-    fig.suptitle(f"Run summary — {_describe(tables)}", y=1 - 0.12 / (height + 0.7), va="top")
+    _suptitle(fig, f"Run summary — {_describe(tables)}")
     return fig
 
 

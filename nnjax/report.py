@@ -43,7 +43,7 @@ def write_report(tables: LogTables, out_dir: str | os.PathLike, *,
         fig = (function(tables, threshold=threshold) if name in ("accuracy", "summary")
                else function(tables))
         path = out / f"{name}.png"
-        fig.savefig(path, dpi=dpi, bbox_inches="tight", pad_inches=0.15)
+        fig.savefig(path, dpi=dpi)
         fig.clear()
         del fig
         written[f"{name}.png"] = path
