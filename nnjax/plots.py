@@ -95,13 +95,22 @@ def _figure(nrows: int, ncols: int, *, width: float, height: float, left: float 
     return fig, axes
 
 
-def _grid(n: int, *, ncols: int = 3, width: float = 4.3, height: float = 3.0, top: float = 0.8):
-    """A figure with ``n`` panels, up to ``ncols`` in a row; unused cells hidden."""
+def _grid(n: int, *, ncols: int = 3, width: float = 4.3, height: float = 3.0, top: float = 0.8,
+          bottom: float = 1.05):
+    """A figure with ``n`` panels, up to ``ncols`` in a row, unused cells hidden; room at the
+    bottom for a figure legend (:func:`_bottom_legend`)."""
     ncols = min(ncols, n)
-    fig, axes = _figure(math.ceil(n / ncols), ncols, width=width, height=height, top=top)
+    fig, axes = _figure(math.ceil(n / ncols), ncols, width=width, height=height, top=top,
+                        bottom=bottom)
     for ax in axes[n:]:
         ax.set_visible(False)
     return fig, axes[:n]
+
+
+def _bottom_legend(fig: Figure, handles: list) -> None:
+    """The legend of the line styles, once for the figure, centred below the panels."""
+    fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize="small",
+               frameon=False, bbox_to_anchor=(0.5, 0.05 / fig.get_figheight()))
 
 
 def _suptitle(fig: Figure, text: str) -> None:
@@ -219,10 +228,9 @@ def weights_figure(tables: LogTables) -> Figure:
         _integer_epochs(ax)
     if n_layers:
         base = colors[tables.runs["run"].iloc[0]] if len(tables.runs) == 1 else "0.45"
-        axes[0].legend(handles=[Line2D([], [], color=base, lw=1.8, label="mean"),
-                                Patch(color=base, alpha=0.45, label="mean ± std"),
-                                Patch(color=base, alpha=0.15, label="min … max")],
-                       fontsize="small", loc="upper left")
+        _bottom_legend(fig, [Line2D([], [], color=base, lw=1.8, label="mean weight"),
+                             Patch(color=base, alpha=0.45, label="mean ± std"),
+                             Patch(color=base, alpha=0.15, label="min … max")])
         if len(tables.runs) > 1:
             _run_legend(axes[min(1, n_layers - 1)], tables, colors, loc="upper right")
     else:
@@ -257,10 +265,12 @@ def _change_panel(ax, tables: LogTables) -> None:
 
 # -- 3. gradients ------------------------------------------------------------------------------
 def gradients_figure(tables: LogTables) -> Figure:
-    """Per layer, mean |∂C/∂w| (solid), max |∂C/∂w| (faint) and mean |∂C/∂b| (dotted) of the logged
-    mini-batches, log scale, against the epoch (fractional: epoch + mini-batch / mini-batches per
-    epoch). Last panel: mean |∂C/∂w| of all layers together, to compare them (Nielsen, ch. 5:
-    earlier layers often learn more slowly)."""
+    """Per layer, the gradient magnitudes of the logged mini-batches against the epoch (fractional:
+    epoch + mini-batch / mini-batches per epoch), log scale. One mini-batch of ten images gives a
+    gradient that varies over decades, so each single value is drawn faint and the lines are
+    rolling geometric means over about one epoch of records: mean |∂C/∂w| (solid), max |∂C/∂w|
+    (thin) and mean |∂C/∂b| (dotted). Last panel: mean |∂C/∂w| of all layers together, to compare
+    them (Nielsen, ch. 5: in deep sigmoid networks the earlier layers learn more slowly)."""
     g = tables.gradients
     n_layers = max(tables.n_layers, int(g["layer"].max()) + 1 if not g.empty else 0)
     if g.empty or n_layers == 0:
@@ -269,55 +279,89 @@ def gradients_figure(tables: LogTables) -> Figure:
                    "mini-batches)")
         _suptitle(fig, f"Gradient magnitudes — {_describe(tables)}")
         return fig
-    fig, axes = _grid(n_layers + 1)
+    fig, axes = _grid(n_layers + 1, top=1.0)
     colors = _run_colors(tables)
     one = len(tables.runs) == 1
+    palette = _layer_colors(n_layers)
+    all_ax = axes[-1]
+    windows = []
+    span = {i: [math.inf, 0.0] for i in range(n_layers + 1)}  # y range of the smoothed lines
 
-    def positive(series):
-        values = pd.to_numeric(series, errors="coerce").astype(float)
-        return values.where(values > 0)
+    def widen(index, values):
+        finite = values[np.isfinite(values)]
+        if finite.size:
+            span[index][0] = min(span[index][0], float(finite.min()))
+            span[index][1] = max(span[index][1], float(finite.max()))
 
-    for layer, ax in enumerate(axes[:-1]):
-        for run in tables.runs["run"]:
-            rows = g[(g["run"] == run) & (g["layer"] == layer)]
-            if rows.empty:
+    for (run, layer), rows in g.groupby(["run", "layer"], sort=True):
+        layer = int(layer)
+        per_epoch = rows.groupby("epoch").size()
+        window = max(1, int(round(per_epoch.median())))  # about one epoch of records
+        windows.append(window)
+        x, c, ax = rows["progress"].to_numpy(), colors[run], axes[layer]
+        for column, style in (("weight_max", {"lw": 0.9, "alpha": 0.55}),
+                              ("bias_mean", {"lw": 1.1, "ls": ":"}),
+                              ("weight_mean", {"lw": 1.8})):
+            if column not in rows:
                 continue
-            x, c = rows["progress"], colors[run]
-            if "weight_max" in rows:
-                ax.plot(x, positive(rows["weight_max"]), color=c, lw=0.8, alpha=0.35)
-            if "bias_mean" in rows:
-                ax.plot(x, positive(rows["bias_mean"]), color=c, lw=1.0, ls=":")
-            if "weight_mean" in rows:
-                ax.plot(x, positive(rows["weight_mean"]), color=c, lw=1.4)
+            values = _positive(rows[column])
+            if column == "weight_mean" and window > 1:
+                ax.plot(x, values, color=c, lw=0.5, alpha=0.15 if one else 0.08)
+            smooth = _rolling_geometric_mean(values, window)
+            ax.plot(x, smooth, color=c, **style)
+            widen(layer, smooth)
+            if column == "weight_mean":
+                all_ax.plot(x, smooth, color=palette[layer], lw=1.6 if one else 0.9,
+                            alpha=1.0 if one else 0.6)
+                widen(n_layers, smooth)
+    smoothing = (f"rolling geometric mean over {windows[0]} records (≈ 1 epoch)"
+                 if windows and max(windows) > 1 and len(set(windows)) == 1
+                 else "rolling geometric mean over ≈ 1 epoch" if windows and max(windows) > 1
+                 else "as logged")
+    for index, ax in enumerate(axes):  # the faint single values may leave the axis
+        low, high = span[index]
         ax.set_yscale("log")
+        if 0 < low <= high < math.inf:
+            ax.set_ylim(low / 4, high * 2.5)
+    for layer, ax in enumerate(axes[:-1]):
         ax.set_title(f"{_layer_title(tables, layer)}: gradients")
         ax.set_xlabel("epoch")
         ax.set_ylabel("|gradient| (log scale)")
         ax.grid(alpha=0.3)
     base = colors[tables.runs["run"].iloc[0]] if one else "0.3"
-    axes[0].legend(handles=[Line2D([], [], color=base, lw=1.4, label="mean |∂C/∂w|"),
-                            Line2D([], [], color=base, lw=0.8, alpha=0.4, label="max |∂C/∂w|"),
-                            Line2D([], [], color=base, lw=1.0, ls=":", label="mean |∂C/∂b|")],
-                   fontsize="small")
+    handles = [Line2D([], [], color=base, lw=1.8, label="mean |∂C/∂w|"),
+               Line2D([], [], color=base, lw=0.9, alpha=0.55, label="max |∂C/∂w|"),
+               Line2D([], [], color=base, lw=1.1, ls=":", label="mean |∂C/∂b|")]
+    if max(windows, default=1) > 1:
+        handles.append(Line2D([], [], color=base, lw=0.5, alpha=0.3,
+                              label="mean |∂C/∂w|, single mini-batches"))
+    _bottom_legend(fig, handles)
     if not one:
         _run_legend(axes[min(1, n_layers - 1)], tables, colors)
-    ax = axes[-1]
-    palette = _layer_colors(n_layers)
-    for (run, layer), rows in g.groupby(["run", "layer"], sort=True):
-        if "weight_mean" in rows:
-            ax.plot(rows["progress"], positive(rows["weight_mean"]), color=palette[int(layer)],
-                    lw=1.2 if one else 0.8, alpha=1.0 if one else 0.6)
-    ax.set_yscale("log")
-    ax.set_title("All layers: mean |∂C/∂w|")
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("mean |∂C/∂w| (log scale)")
-    ax.grid(alpha=0.3)
-    ax.legend(handles=[Line2D([], [], color=palette[i], label=_layer_title(tables, i))
-                       for i in range(n_layers)], fontsize="small")
+    all_ax.set_title("All layers: mean |∂C/∂w|\n(which layer gets the larger gradients?)")
+    all_ax.set_xlabel("epoch")
+    all_ax.set_ylabel("mean |∂C/∂w| (log scale)")
+    all_ax.grid(alpha=0.3)
+    all_ax.legend(handles=[Line2D([], [], color=palette[i], label=_layer_title(tables, i))
+                           for i in range(n_layers)], fontsize="small")
     interval = tables.runs["log_interval"].dropna().unique() if "log_interval" in tables.runs else []
-    every = f", every {int(interval[0])} mini-batches" if len(interval) == 1 else ""
-    _suptitle(fig, f"Gradient magnitudes from the mini_batch records{every} — {_describe(tables)}")
+    every = f" every {int(interval[0])} mini-batches" if len(interval) == 1 else ""
+    _suptitle(fig, f"Gradient magnitudes{every}, {smoothing} — {_describe(tables)}")
     return fig
+
+
+def _positive(series: pd.Series) -> pd.Series:
+    """Numbers > 0 as floats, anything else NaN (a log axis cannot show them)."""
+    values = pd.to_numeric(series, errors="coerce").astype(float)
+    return values.where(values > 0)
+
+
+def _rolling_geometric_mean(values: pd.Series, window: int) -> np.ndarray:
+    """A centred rolling mean of log10(values), back in linear units; NaNs are skipped."""
+    if window <= 1:
+        return values.to_numpy()
+    logs = np.log10(values.reset_index(drop=True))
+    return (10 ** logs.rolling(window, center=True, min_periods=1).mean()).to_numpy()
 
 
 # -- 4. timing ---------------------------------------------------------------------------------
@@ -483,7 +527,8 @@ def summary_figure(tables: LogTables, *, threshold: float = DEFAULT_THRESHOLD,
         if row == 0 or col == 0:
             cell.set_text_props(weight="bold")
             cell.set_facecolor("0.93")
-    _suptitle(fig, f"Run summary — {_describe(tables)}")
+    n = len(tables.runs)
+    _suptitle(fig, f"Run summary — {n} run{'s' if n != 1 else ''}")
     return fig
 
 
