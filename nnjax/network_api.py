@@ -56,11 +56,14 @@ class NeuralNetwork:
         return None
 
     def train(self, training_data, epochs: int = 30, mini_batch_size: int = 10,
-              learning_rate: float = 3.0, test_data=None, **overrides) -> FitResult:
+              learning_rate: float = 3.0, test_data=None, *, evaluation_data=None,
+              **overrides) -> FitResult:
         """Mini-batch SGD for ``epochs``; evaluates ``test_data`` after each epoch if given.
 
-        ``overrides`` are other :class:`TrainConfig` fields (``seed``, ``l2``, ``optimizer``, ...).
-        Continues from the current parameters. Returns the :class:`FitResult`.
+        ``overrides`` are other :class:`TrainConfig` fields (``seed``, ``l2``, ``optimizer``,
+        ``monitor_training_cost``, ``early_stopping_n``, ...). ``evaluation_data`` (the validation
+        set) is what the monitors, early stopping and the learning-rate schedule watch, as in the
+        book's ``network2.py``. Continues from the current parameters. Returns the :class:`FitResult`.
         """
         optimizer = overrides.pop("optimizer", None)
         if optimizer is not None and not isinstance(optimizer, str):
@@ -70,7 +73,7 @@ class NeuralNetwork:
         config = self.config.replace(epochs=epochs, mini_batch_size=mini_batch_size,
                                      learning_rate=learning_rate, **overrides_opt, **overrides)
         result = fit(config, training_data, test_data, logger=self._logger_for_run(),
-                     optimizer=custom_optimizer, params=self.params)
+                     optimizer=custom_optimizer, params=self.params, evaluation_data=evaluation_data)
         self.config, self.params = config, result.params
         self.history.extend(result.history)
         self.status = result.status
