@@ -109,5 +109,31 @@ class NeuralNetwork:
                                        self._output_activation)
         return [np.asarray(a[0]) for a in acts]
 
+    # -- saving and loading --------------------------------------------------------------------
+    def save(self, path) -> "Path":
+        """Save the parameters and configuration to ``path`` (``.npz``, no pickle; see
+        :mod:`nnjax.checkpoint`). Returns the path written."""
+        from nnjax import checkpoint
+
+        return checkpoint.save(path, self.params, self.config)
+
+    @classmethod
+    def load(cls, path, **kwargs) -> "NeuralNetwork":
+        """A network with the parameters and configuration saved at ``path``; it predicts exactly
+        what the saved one did. ``kwargs`` go to the constructor (e.g. ``log_dir`` for a
+        :class:`~nnjax.logged_network.LoggedNeuralNetwork`) or replace saved configuration fields."""
+        import dataclasses
+
+        from nnjax import checkpoint
+
+        fields = {f.name for f in dataclasses.fields(TrainConfig)}
+        params, config = checkpoint.load(path, **{k: v for k, v in kwargs.items() if k in fields})
+        ctor = {k: v for k, v in kwargs.items() if k not in fields}
+        record = dataclasses.asdict(config) if config is not None else {}
+        sizes = record.pop("sizes", None) or network.layer_sizes(params)
+        net = cls(list(sizes), **record, **ctor)
+        net.params = params
+        return net
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.sizes}, activation={self.config.as_record()['activation']!r})"
