@@ -100,3 +100,21 @@ def test_save_then_load_predicts_exactly_the_same(mnist, tmp_path):
     (tmp_path / "junk.npz").write_bytes(b"not a zip")
     with pytest.raises(ValueError, match="junk"):
         load(tmp_path / "junk.npz")
+
+
+def test_reproduce_book_script_quick_mode(mnist_dir, tmp_path, capsys):
+    import runpy
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "scripts" / "reproduce_book.py"
+    main = runpy.run_path(str(script))["main"]
+    out = tmp_path / "book.json"
+    assert main(["--quick", "--experiments", "ch3-ce-30-l2", "--data-dir", str(mnist_dir),
+                 "--out", str(out)]) == 0
+    report = json.loads(out.read_text())
+    (result,) = report["results"]
+    assert (result["name"], result["set"], result["book"], report["n_train"]) == \
+        ("ch3-ce-30-l2", "test", 96.49, 500)
+    assert result["runs"][0]["config"]["l2"] == 5.0 and result["runs"][0]["config"]["init"] == "normal"
+    assert result["mean"] > 20.0  # 500 images, one epoch: above chance (10 %), nothing more
+    assert "| ch3 [784,30,10] cross-entropy, eta=0.5, lambda=5 | test | 96.49 |" in capsys.readouterr().out
