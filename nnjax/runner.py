@@ -54,6 +54,13 @@ class FitResult:
         return max(values) if values else None
 
     @property
+    def best_evaluation_accuracy(self) -> float | None:
+        """The best evaluation (validation) accuracy in percent, None without evaluation data."""
+        values = [h["evaluation_accuracy_percent"] for h in self.history
+                  if h.get("evaluation_accuracy_percent") is not None]
+        return max(values) if values else None
+
+    @property
     def final_accuracy(self) -> float | None:
         values = [h["accuracy_percent"] for h in self.history if h.get("accuracy_percent") is not None]
         return values[-1] if values else None

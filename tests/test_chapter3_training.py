@@ -37,6 +37,7 @@ def test_monitors_and_early_stopping_are_in_the_log(mnist, log_dir):
     logger = TrainingLogger(log_dir)
     result = fit(config, training, evaluation_data=validation, logger=logger)
     assert result.status == "early_stopped" and len(result.history) == 3
+    assert result.best_evaluation_accuracy == result.history[0]["evaluation_accuracy_percent"]
 
     records = read(logger.log_file)
     ends = [r for r in records if r["type"] == "epoch_end"]
