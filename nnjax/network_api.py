@@ -13,6 +13,8 @@ parameters trained so far (``net.status == "interrupted"``).
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -110,7 +112,7 @@ class NeuralNetwork:
         return [np.asarray(a[0]) for a in acts]
 
     # -- saving and loading --------------------------------------------------------------------
-    def save(self, path) -> "Path":
+    def save(self, path) -> Path:
         """Save the parameters and configuration to ``path`` (``.npz``, no pickle; see
         :mod:`nnjax.checkpoint`). Returns the path written."""
         from nnjax import checkpoint
