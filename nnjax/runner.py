@@ -31,6 +31,7 @@ from nnjax import network
 from nnjax.config import TrainConfig, describe_optimizer
 from nnjax.data import Dataset, as_dataset
 from nnjax.logger import TrainingLogger
+from nnjax.outcome import diagnose
 from nnjax.stats import to_rows
 from nnjax.train import make_evaluate, make_train_epoch, weight_stats
 
@@ -46,6 +47,7 @@ class FitResult:
     status: str
     total_seconds: float
     log_file: str | None = None
+    diagnosis: dict | None = None  # nnjax.outcome.diagnose: at_chance, message, ...
 
     @property
     def best_accuracy(self) -> float | None:
@@ -63,7 +65,7 @@ def check_data(data, config: TrainConfig, *, name: str) -> Dataset:
     ds = as_dataset(data, name=name)
     if len(ds) == 0:
         raise ValueError(f"{name} is empty: it needs at least one (image, label) pair")
-    network.check_sizes(config.sizes, n_inputs=ds.n_inputs)
+    network.check_sizes(config.sizes, n_inputs=ds.n_inputs, n_classes=ds.n_classes)
     n_classes = config.sizes[-1]
     low, high = int(ds.labels.min()), int(ds.labels.max())
     if low < 0 or high >= n_classes:
@@ -216,11 +218,14 @@ def fit(config: TrainConfig, training_data, test_data=None, *, logger: TrainingL
         raise
     finally:
         total = time.perf_counter() - start
+        diagnosis = diagnose(history, status, test_ds.labels if test_ds is not None else None)
         if logger:
             jax.effects_barrier()
-            logger.log_training_complete(total, status, epochs_completed=len(history))
+            logger.log_training_complete(total, status, epochs_completed=len(history),
+                                         diagnosis=diagnosis)
             logger.close()
-    return FitResult(params, history, status, total, str(logger.log_file) if logger else None)
+    return FitResult(params, history, status, total, str(logger.log_file) if logger else None,
+                     diagnosis)
 
 
 def _nonfinite_rows(nonfinite) -> list[dict]:
