@@ -155,3 +155,44 @@ def test_eight_threads_training_at_once_write_eight_whole_logs(mnist, log_dir):
     for res, run_id in results.values():
         assert res.status == "completed"
         check_run_log(Path(res.log_file), run_id, steps=20)
+
+
+class CtrlCAt(TrainingLogger):
+    """A logger whose host callback presses Ctrl-C at given global steps: the signal then arrives
+    while the compiled epoch runs, as a user's would."""
+
+    def __init__(self, log_dir, steps):
+        super().__init__(log_dir)
+        self.steps = set(steps)
+
+    def on_stats(self, batch_size):
+        sink = super().on_stats(batch_size)
+
+        def pressing(payload):
+            sink(payload)
+            if int(payload["step"]) in self.steps:
+                os.kill(os.getpid(), signal.SIGINT)
+                time.sleep(0.2)  # let Python run the handler before the next press
+
+        return pressing
+
+
+def test_one_ctrl_c_in_mid_epoch_finishes_the_epoch_and_returns(mnist, log_dir):
+    logger = CtrlCAt(log_dir, steps={30})
+    config = TrainConfig(sizes=(784, 10, 10), epochs=5, log_interval=10)
+    result = fit(config, mnist[0][:1000], mnist[2][:100], logger=logger)
+    assert result.status == "interrupted" and len(result.history) == 1
+    records, problems = read_records(logger.log_file)
+    assert problems == [] and records[-1]["status"] == "interrupted"
+    assert len([r for r in records if r["type"] == "mini_batch"]) == 10  # the whole epoch 0
+
+
+def test_a_second_ctrl_c_raises_after_closing_the_log(mnist, log_dir):
+    logger = CtrlCAt(log_dir, steps={120, 180})  # both during epoch 1
+    config = TrainConfig(sizes=(784, 10, 10), epochs=5, log_interval=10)
+    with pytest.raises(KeyboardInterrupt):
+        fit(config, mnist[0][:1000], mnist[2][:100], logger=logger)
+    records, problems = read_records(logger.log_file)
+    assert problems == []
+    assert records[-1]["type"] == "training_complete" and records[-1]["status"] == "interrupted"
+    assert records[-1]["epochs_completed"] == 1
