@@ -15,7 +15,10 @@ to do. nnjax never substitutes fake data.
 from __future__ import annotations
 
 import functools
+import gzip
+import importlib
 import os
+import pickle
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -224,6 +227,49 @@ def _load_without_folder() -> dict[str, np.ndarray]:
         "for example: export NNJAX_DATA_DIR=../shared/data/mnist")
 
 
+class _ArraysOnly(pickle.Unpickler):
+    """An unpickler that builds NumPy arrays (and tuples, lists, numbers) and nothing else: pickle
+    runs whatever code a file names, so every other class or function is refused."""
+
+    ALLOWED = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+               ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar"),
+               ("numpy", "ndarray"), ("numpy", "dtype"),
+               ("_codecs", "encode")}  # how Python 3 writes array bytes at protocol 2
+
+    def find_class(self, module, name):
+        if (module, name) not in self.ALLOWED:
+            raise pickle.UnpicklingError(f"refusing {module}.{name}: only NumPy arrays are allowed")
+        if module.startswith("numpy.core") and int(np.__version__.split(".")[0]) >= 2:
+            module = module.replace("numpy.core", "numpy._core", 1)
+        return getattr(importlib.import_module(module), name)
+
+    def persistent_load(self, pid):
+        raise pickle.UnpicklingError("refusing a persistent id: only NumPy arrays are allowed")
+
+
+def load_mnist_pkl(path: str | os.PathLike) -> tuple[Dataset, Dataset, Dataset]:
+    """``(training, validation, test)`` from Nielsen's ``mnist.pkl.gz`` (50,000 / 10,000 / 10,000).
+
+    The file is a (Python 2) pickle; it is read with an unpickler that admits NumPy arrays and
+    nothing else, so a tampered file raises :class:`DataError` instead of running code.
+    """
+    path = Path(path)
+    try:
+        with gzip.open(path, "rb") as f:
+            splits = _ArraysOnly(f, encoding="latin1").load()
+    except (pickle.UnpicklingError, OSError, EOFError, ValueError, TypeError, AttributeError) as exc:
+        raise DataError(f"{path}: cannot read it as Nielsen's mnist.pkl.gz ({exc})") from exc
+    if not (isinstance(splits, (tuple, list)) and len(splits) == 3
+            and all(isinstance(p, (tuple, list)) and len(p) == 2 for p in splits)):
+        raise DataError(f"{path}: expected three (images, labels) pairs (training, validation, test)")
+    names = ("training", "validation", "test")
+    out = tuple(Dataset(images, labels, name=name, n_classes=N_CLASSES)
+                for name, (images, labels) in zip(names, splits))
+    for d in out:
+        d.origin = f"pkl:{path}"
+    return out
+
+
 class MNISTLoader:
     """The seed project's loader: ``MNISTLoader.load_data()`` → ``(training, validation, test)``."""
 
@@ -232,4 +278,5 @@ class MNISTLoader:
         return load_mnist(data_dir, source=source)
 
 
-__all__ = ["Dataset", "DataError", "DataNotFoundError", "as_dataset", "load_mnist", "MNISTLoader"]
+__all__ = ["Dataset", "DataError", "DataNotFoundError", "as_dataset", "load_mnist", "load_mnist_pkl",
+           "MNISTLoader"]

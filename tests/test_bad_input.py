@@ -189,3 +189,32 @@ def test_corrupt_idx_files_are_named_by_the_loader(tmp_path, source):
 
 def test_the_package_exports_what_the_errors_name():
     assert issubclass(nnjax.DataError, ValueError) and issubclass(LogDirError, ValueError)
+
+
+def test_nielsens_pickle_is_read_with_numpy_arrays_only(mnist, tmp_path):
+    import pickle
+
+    from nnjax.data import load_mnist_pkl
+
+    training, validation, test = (ds[:50] for ds in mnist)
+    splits = tuple((ds.images, ds.labels.astype(np.int64)) for ds in (training, validation, test))
+    good = tmp_path / "mnist.pkl.gz"
+    good.write_bytes(gzip.compress(pickle.dumps(splits, protocol=2)))
+    loaded = load_mnist_pkl(good)
+    for ours, theirs in zip(loaded, (training, validation, test)):
+        np.testing.assert_array_equal(ours.images, theirs.images)
+        np.testing.assert_array_equal(ours.labels, theirs.labels)
+
+    class Payload:
+        def __reduce__(self):
+            return (Path.touch, (tmp_path / "pwned",))
+
+    evil = tmp_path / "evil.pkl.gz"
+    evil.write_bytes(gzip.compress(pickle.dumps((splits[0], Payload()), protocol=2)))
+    with pytest.raises(DataError, match=r"evil.pkl.gz.*refusing .*only NumPy arrays"):
+        load_mnist_pkl(evil)
+    assert not (tmp_path / "pwned").exists()
+    wrong = tmp_path / "wrong.pkl.gz"
+    wrong.write_bytes(gzip.compress(pickle.dumps([1, 2, 3])))
+    with pytest.raises(DataError, match="three \\(images, labels\\) pairs"):
+        load_mnist_pkl(wrong)
