@@ -21,14 +21,26 @@ from nnjax.logger import read_records
 
 SCRIPT = Path(__file__).with_name("run_training.py")
 WAIT = 180  # seconds: generous, the machine may be busy; never a pass/fail threshold on speed
+STARTED: list[subprocess.Popen] = []
 
 
-def start_run(tmp_path: Path, name: str, *args: str) -> tuple[subprocess.Popen, Path]:
+@pytest.fixture(autouse=True)
+def no_process_left_behind():
+    yield
+    while STARTED:
+        proc = STARTED.pop()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def start_run(tmp_path: Path, name: str, *args: str, logs: str = "logs") -> tuple[subprocess.Popen, Path]:
     env = {**os.environ, "NNJAX_DATA_SOURCE": "idx", "XLA_PYTHON_CLIENT_PREALLOCATE": "false"}
     out = tmp_path / f"{name}.json"
-    proc = subprocess.Popen([sys.executable, str(SCRIPT), "--log-dir", str(tmp_path / "logs"),
+    proc = subprocess.Popen([sys.executable, str(SCRIPT), "--log-dir", str(tmp_path / logs),
                              "--out", str(out), *args],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    STARTED.append(proc)
     return proc, out
 
 
@@ -78,11 +90,11 @@ def test_kill_9_at_random_moments_leaves_every_complete_line_readable(tmp_path):
     rng = random.Random()
     seed = rng.randrange(10**6)
     rng.seed(seed)
-    runs = [start_run(tmp_path, f"kill{i}", "--epochs", "100000", "--n", "1000", "--seed", str(i))
-            for i in range(4)]
+    runs = [start_run(tmp_path, f"kill{i}", "--epochs", "100000", "--n", "1000", "--seed", str(i),
+                      logs=f"logs{i}") for i in range(4)]
     logs, delays = [], []
-    for proc, _ in runs:
-        logs.append(wait_for_line(proc, tmp_path / "logs", '"type":"run_start"', set(logs)))
+    for i, (proc, _) in enumerate(runs):
+        logs.append(wait_for_line(proc, tmp_path / f"logs{i}", '"type":"run_start"', set()))
         delays.append(rng.uniform(0.0, 2.0))
         time.sleep(delays[-1])
         proc.send_signal(signal.SIGKILL)
