@@ -12,6 +12,7 @@ import nnjax
 from nnjax import DataError, NeuralNetwork, TrainConfig, fit, load_mnist
 from nnjax.logged_network import LoggedNeuralNetwork
 from nnjax.logger import LogDirError, TrainingLogger
+from nnjax.runner import check_data
 
 
 def raised_by_nnjax(excinfo) -> bool:
@@ -120,7 +121,8 @@ def test_0_to_255_pixels_warn_with_the_likely_fix(mnist):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         raw = (training.images * 255).round().astype(np.uint8)
-        fit(TrainConfig(sizes=(784, 10, 10), epochs=1), (raw, training.labels))
+        checked = check_data((raw, training.labels), TrainConfig(), name="training_data")
+    assert checked.images.max() <= 1.0
 
 
 def test_generators_and_zip_are_read_once_and_train_like_lists(mnist):
@@ -129,11 +131,11 @@ def test_generators_and_zip_are_read_once_and_train_like_lists(mnist):
     config = TrainConfig(sizes=(784, 10, 10), epochs=2, seed=4)
     reference = fit(config, training, test)
     pairs = lambda ds: ((x, y) for x, y in ds)  # noqa: E731
-    from_generators = fit(config, pairs(training), pairs(test))
-    from_zip = fit(config, zip(training.images, training.labels), zip(test.images, test.labels))
+    from_generator = fit(config, pairs(training), zip(test.images, test.labels))
     book_style = [(x.reshape(784, 1), np.eye(10)[y].reshape(10, 1)) for x, y in training]
-    from_columns = fit(config, book_style, test)
-    for result in (from_generators, from_zip, from_columns):
+    columns = zip([x for x, _ in book_style], [y for _, y in book_style])  # (784, 1), one-hot
+    from_zip_of_columns = fit(config, columns, pairs(test))
+    for result in (from_generator, from_zip_of_columns):
         assert len(result.history) == 2  # the second epoch did not meet an exhausted iterator
         assert [h["test_accuracy"] for h in result.history] == \
             [h["test_accuracy"] for h in reference.history]
