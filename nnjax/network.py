@@ -8,13 +8,14 @@ Hidden layers use ``activation``; the last layer uses ``output_activation`` (the
 
 from __future__ import annotations
 
+import functools
 import numbers
 from typing import Callable, NamedTuple, Sequence
 
 import jax
 import jax.numpy as jnp
 
-from nnjax.activations import get_activation, sigmoid
+from nnjax.activations import sigmoid
 from nnjax.initializers import get_initializer
 
 Activation = Callable[[jax.Array], jax.Array]
@@ -64,8 +65,12 @@ def init_params(sizes: Sequence[int], *, key: jax.Array, init="normal") -> Param
     ``init`` is ``"normal"`` (the book's N(0, 1)), ``"scaled_normal"`` (N(0, 1/n_in)), ``"he"``
     (N(0, 2/n_in)) or a function ``(key, n_out, n_in) -> w``.
     """
-    sizes = check_sizes(sizes)
-    init_fn = get_initializer(init)
+    return _init_params(tuple(check_sizes(sizes)), get_initializer(init), key)
+
+
+@functools.partial(jax.jit, static_argnums=(0, 1))
+def _init_params(sizes: tuple, init_fn, key: jax.Array) -> Params:
+    # compiled once per (sizes, init): op-by-op random calls cost seconds of dispatch
     params = []
     for n_in, n_out in zip(sizes[:-1], sizes[1:]):
         key, kw, kb = jax.random.split(key, 3)
