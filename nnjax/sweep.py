@@ -294,10 +294,57 @@ class SweepResult:
             rows.append(row)
         return rows
 
+    def summary(self) -> str:
+        """A plain-text table of the runs (what varies, best/final accuracy, status) and one line
+        saying which run won and by how much (best accuracy, against the runner-up)."""
+        rows = self.table()
+        varying = varying_fields(self.configs) or ["run"]
+        head = [*varying, "best %", "epoch", "final %", "status"]
+        body = []
+        for r in rows:
+            acc = lambda v: "-" if v is None else f"{v:.2f}"  # noqa: E731
+            body.append([*(_fmt(r.get(k, r["run"])) for k in varying), acc(r["best_accuracy"]),
+                         "-" if r["best_epoch"] is None else str(r["best_epoch"]),
+                         acc(r["final_accuracy"]), r["status"]])
+        widths = [max(len(h), *(len(b[i]) for b in body)) for i, h in enumerate(head)]
+        lines = ["  ".join(h.rjust(w) for h, w in zip(head, widths))]
+        lines += ["  ".join(c.rjust(w) for c, w in zip(b, widths)) for b in body]
+        lines.append(self.verdict())
+        return "\n".join(lines)
+
+    def verdict(self) -> str:
+        """Which run won (highest best accuracy) and by how much it beat the runner-up."""
+        rows = [r for r in self.table() if r["best_accuracy"] is not None]
+        if not rows:
+            return "no run has a test accuracy (no test data): nothing to rank"
+        rows.sort(key=lambda r: -r["best_accuracy"])
+        name = lambda r: self.describe(r["run"])  # noqa: E731
+        top = rows[0]
+        text = f"winner: {name(top)}, {top['best_accuracy']:.2f} % (epoch {top['best_epoch']})"
+        if len(rows) > 1:
+            second = rows[1]
+            text += (f", {top['best_accuracy'] - second['best_accuracy']:.2f} points ahead of "
+                     f"{name(second)} ({second['best_accuracy']:.2f} %)")
+        return text
+
+    def describe(self, index: int) -> str:
+        """Run ``index`` named by what varies in this sweep, e.g. ``learning_rate=3``."""
+        varying = varying_fields(self.configs)
+        record = self.configs[index].as_record()
+        return ", ".join(f"{k}={_fmt(record[k])}" for k in varying) or f"run {index}"
+
     def best(self) -> int | None:
         """The index of the run with the highest best accuracy (``None`` without test data)."""
         scored = [(r["best_accuracy"], -r["run"]) for r in self.table() if r["best_accuracy"] is not None]
         return -max(scored)[1] if scored else None
+
+
+def _fmt(value) -> str:
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, list):
+        return "-".join(str(v) for v in value)
+    return str(value)
 
 
 def new_sweep_id() -> str:
