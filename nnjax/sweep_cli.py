@@ -60,6 +60,8 @@ def add_sweep_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--eval", choices=("test", "validation"), help="evaluate on (default: test)")
     p.add_argument("--data-dir", dest="data_dir", help="folder of the MNIST IDX files ($NNJAX_DATA_DIR)")
     p.add_argument("--log-dir", dest="log_dir", help="where the sweep folder goes (default: logs)")
+    p.add_argument("--shared-batches", dest="shared_batches", action="store_true",
+                   help="runs with one seed share each mini-batch (faster; float32 sums reordered)")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     p.set_defaults(handler=run_sweep)
     return p
@@ -153,7 +155,7 @@ def run_sweep(args: argparse.Namespace) -> int:
                   f"{entry['accuracy_percent']:6.2f} %", file=sys.stderr, flush=True)
 
     result = sweep(configs, training, evaluation, log_dir=options.get("log_dir", "logs"),
-                   on_epoch=progress, keep_params=False)
+                   on_epoch=progress, keep_params=False, shared_batches=args.shared_batches)
     print(result.summary(), file=out)
     print(f"logs: {result.log_dir}", file=out)
     return 0 if all(r is not None and r.status in ("completed", "nonfinite") for r in result.runs) else 1
@@ -182,3 +184,41 @@ def run_compare(args: argparse.Namespace) -> int:
 
 
 __all__ = ["add_sweep_parser", "add_compare_parser", "run_sweep", "run_compare", "plan", "UsageError"]
+
+
+def question_main(question: str, argv: list[str] | None = None) -> int:
+    """Front end of ``scripts/sweep_*.py``: run the sweep that answers one of the seed's questions
+    (:mod:`nnjax.questions`) on real MNIST and print the answer."""
+    import time
+
+    from nnjax.data import load_mnist
+    from nnjax.questions import QUESTIONS, configurations, format_answer
+    from nnjax.sweep import group_configs, sweep
+
+    parser = argparse.ArgumentParser(description=QUESTIONS[question])
+    parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+    parser.add_argument("--train-size", type=int, default=50_000)
+    parser.add_argument("--eval", choices=("validation", "test"), default="validation",
+                        help="choose hyperparameters on the validation set (default), as the book does")
+    parser.add_argument("--data-dir")
+    parser.add_argument("--log-dir", default="logs")
+    args = parser.parse_args(argv)
+    try:
+        base = TrainConfig(epochs=args.epochs)
+        configs = configurations(question, base, seeds=args.seeds)
+        start = time.perf_counter()
+        training, validation, test = load_mnist(args.data_dir)
+        evaluation = validation if args.eval == "validation" else test
+        training = training[: args.train_size]
+    except (ValueError, TypeError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"{QUESTIONS[question]} {len(configs)} runs ({len(group_configs(configs))} group(s)), "
+          f"{args.epochs} epochs on {len(training)} images, accuracy on the {len(evaluation)} "
+          f"{args.eval} images", flush=True)
+    result = sweep(configs, training, evaluation, log_dir=args.log_dir, keep_params=False)
+    print(format_answer(question, result))
+    print(f"time: {time.perf_counter() - start:.0f} s; logs: {result.log_dir} "
+          f"(nnjax compare {result.log_dir} --out reports/{question})")
+    return 0
