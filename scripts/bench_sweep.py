@@ -9,6 +9,7 @@ rates. Times are medians over --repeats epochs after a compile/warm-up epoch, de
 """
 
 import argparse
+from functools import partial
 import statistics
 import time
 
@@ -20,14 +21,18 @@ from nnjax.sweep import grid, init_group, make_sweep_epoch
 from nnjax.train import make_train_epoch, sgd
 
 
-def timed(fn, repeats):
-    fn()  # compile and warm up
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
+def timed(fns: dict, repeats: int) -> dict:
+    """Median seconds per call of each function, after one warm-up (compile) call each; rounds
+    interleave the functions so that a busy spell hits them alike."""
+    for fn in fns.values():
         jax.block_until_ready(fn())
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+    times = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
+            jax.block_until_ready(fn())
+            times[name].append(time.perf_counter() - t0)
+    return {name: statistics.median(t) for name, t in times.items()}
 
 
 def main() -> None:
@@ -44,29 +49,30 @@ def main() -> None:
     key = jax.random.key(1)
 
     # one run: the single-run compiled epoch that fit uses (no logger), one compile per rate
-    single = []
-    for config in configs:
+    fns = {}
+    for i, config in enumerate(configs):
         epoch = make_train_epoch(optimizer=sgd(config.learning_rate), mini_batch_size=10)
         params, _, _, _ = init_group([config], len(training))
         p0 = jax.tree_util.tree_map(lambda a: a[0], params)
-        s0 = sgd(config.learning_rate).init(p0)
-        single.append(timed(lambda: epoch(p0, s0, images, labels, key, 0), args.repeats))
-    one, sequential = statistics.median(single), sum(single)
-
+        fns[f"single {i}"] = partial(epoch, p0, sgd(config.learning_rate).init(p0), images, labels, key, 0)
     params, state, keys, n_l2 = init_group(configs, len(training))
     active = jax.numpy.ones(len(configs), bool)
-    results = {}
-    for name, log_every in (("vmapped, logging every 100 steps", 100), ("vmapped, no logging", None)):
-        fn = make_sweep_epoch(configs[0], with_l2=False, log_every=log_every)
-        results[name] = timed(lambda: fn(params, state, keys, n_l2, active, images, labels, 0),
-                              args.repeats)
+    variants = {"vmapped, logging every 100 steps": dict(log_every=100),
+                "vmapped, no logging": dict(log_every=None),
+                "vmapped, shared mini-batches, logging": dict(log_every=100, shared_batches=True)}
+    for name, options in variants.items():
+        fn = make_sweep_epoch(configs[0], with_l2=False, **options)
+        fns[name] = partial(fn, params, state, keys, n_l2, active, images, labels, 0)
+    results = timed(fns, args.repeats)
+    single = [results.pop(f"single {i}") for i in range(len(configs))]
+    one, sequential = statistics.median(single), sum(single)
 
     print(f"{args.runs} learning rates, {len(training)} images, mini-batch 10, "
           f"{jax.device_count()} {jax.default_backend()} device(s); median of {args.repeats} epochs")
-    print(f"one run:                     {one:6.2f} s/epoch")
-    print(f"{args.runs} sequential runs:           {sequential:6.2f} s/epoch (sum)")
+    print(f"one run:{'':35s}{one:6.2f} s/epoch")
+    print(f"{args.runs} sequential runs:{'':25s}{sequential:6.2f} s/epoch (sum)")
     for name, t in results.items():
-        print(f"{args.runs} {name + ':':34s}{t:6.2f} s/epoch = {t / sequential:.2f} × sequential, "
+        print(f"{args.runs} {name + ":":40s}{t:6.2f} s/epoch = {t / sequential:.2f} × sequential, "
               f"{t / one:.2f} × one run")
 
 
