@@ -72,7 +72,7 @@ def main() -> None:
     print(f"one run:{'':35s}{one:6.2f} s/epoch")
     print(f"{args.runs} sequential runs:{'':25s}{sequential:6.2f} s/epoch (sum)")
     for name, t in results.items():
-        print(f"{args.runs} {name + ":":40s}{t:6.2f} s/epoch = {t / sequential:.2f} × sequential, "
+        print(f"{args.runs} {name + ':':40s}{t:6.2f} s/epoch = {t / sequential:.2f} × sequential, "
               f"{t / one:.2f} × one run")
 
 
