@@ -90,9 +90,9 @@ def test_seeds_l2_and_initialisers_share_one_program_and_match_fit(small):
     training, test = small
     base = TrainConfig(sizes=(784, 20, 10), epochs=1, learning_rate=1.0)
     configs = [base.replace(seed=1), base.replace(seed=2, l2=5.0),
-               base.replace(seed=1, l2=5.0, init="scaled_normal"), base.replace(seed=3, init="he")]
+               base.replace(seed=1, l2=5.0, init="he")]
     result = sweep(configs, training, test, log_dir=None, devices=jax.devices()[:1])
-    assert result.groups == [[0, 1, 2, 3]]
+    assert result.groups == [[0, 1, 2]]
     for config, run in zip(configs, result.runs):
         alone = fit(config, training, test)
         assert abs(run.history[0]["test_accuracy"] - alone.history[0]["test_accuracy"]) <= 2
@@ -110,7 +110,7 @@ def test_grid_groups_configs_by_parameter_shapes():
 
 
 def test_a_diverging_run_ends_alone_with_a_complete_log(mnist, tmp_path):
-    training = mnist[0][:1000]
+    training = mnist[0][:500]
     configs = grid(TrainConfig(sizes=(784, 30, 10), activation="relu", output_activation="identity",
                                init="he", epochs=2, log_interval=10), learning_rate=[0.05, 10.0])
     result = sweep(configs, training, mnist[2][:500], log_dir=tmp_path, devices=jax.devices()[:1])
