@@ -19,9 +19,8 @@ import dataclasses
 import json
 import os
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Iterable
 
-import numpy as np
 import pandas as pd
 
 #: Configuration keys shown in the table even when all runs agree on them.

@@ -511,7 +511,6 @@ def _run_group(g, idx, configs, train_ds, test_ds, images, labels, test_arrays, 
     n_real = len(idx)
     n_pad = -n_real % n_dev
     padded = group + [group[-1]] * n_pad
-    R = len(padded)
     n = len(train_ds)
     steps = n // base.mini_batch_size
     log_every = base.log_interval if folder is not None else None

@@ -2,8 +2,6 @@
 on a real small sweep plus logs with missing pieces."""
 
 import json
-import os
-import shutil
 import sys
 from pathlib import Path
 
