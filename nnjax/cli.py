@@ -1,5 +1,7 @@
-"""The ``nnjax`` command: ``nnjax train`` (a run from the shell, with live progress) and
-``nnjax report`` (the five figures and a markdown summary of logs, without Jupyter).
+"""The ``nnjax`` command: ``nnjax train`` (a run from the shell, with live progress),
+``nnjax report`` (the five figures and a markdown summary of logs, without Jupyter),
+``nnjax sweep`` (a grid of configurations, vmapped where shapes agree) and ``nnjax compare``
+(runs side by side; the last two live in :mod:`nnjax.sweep_cli`).
 
 This is the front end: the one place that prints. A user mistake (a missing file, a bad value)
 prints one line on stderr and exits with status 2, without a traceback.
@@ -94,13 +96,14 @@ def build_parser() -> ArgumentParser:
     defaults = TrainConfig()
     parser = ArgumentParser(
         prog="nnjax", description="Train Nielsen's MNIST networks and see how they learn.",
-        epilog="examples:\n  nnjax train --epochs 5\n  nnjax report logs/\n\n"
-               "Run 'nnjax train --help' or 'nnjax report --help' for the options.",
+        epilog="examples:\n  nnjax train --epochs 5\n  nnjax report logs/\n"
+               "  nnjax sweep --learning-rate 0.3 1 3 --epochs 5\n  nnjax compare logs/sweep_*/\n\n"
+               "Run 'nnjax COMMAND --help' for the options of each command.",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     from nnjax import __version__
 
     parser.add_argument("--version", action="version", version=f"nnjax {__version__}")
-    commands = parser.add_subparsers(dest="command", metavar="{train,report}")
+    commands = parser.add_subparsers(dest="command", metavar="{train,report,sweep,compare}")
 
     train = commands.add_parser(
         "train", help="train a network on MNIST with live progress and a log",
@@ -163,6 +166,11 @@ def build_parser() -> ArgumentParser:
     report.add_argument("--threshold", type=_non_negative_float, default=DEFAULT_THRESHOLD, metavar="PP",
                         help="percentage points of test accuracy that count as still improving "
                              "(default: %(default)s)")
+
+    from nnjax.sweep_cli import add_compare_parser, add_sweep_parser
+
+    add_sweep_parser(commands)
+    add_compare_parser(commands)
     return parser
 
 
@@ -175,12 +183,20 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
-        parser.error("choose a command: train or report")
+        parser.error("choose a command: train, report, sweep or compare")
     prog = f"nnjax {args.command}"
+    from nnjax.data import DataError
+    from nnjax.logger import LogDirError
+
     try:
         if args.command == "train":
             return _train(args)
-        return _report(args)
+        if args.command == "report":
+            return _report(args)
+        try:
+            return args.handler(args)
+        except (ValueError, TypeError, DataError, LogDirError, FileNotFoundError) as exc:
+            raise UserError(str(exc)) from None
     except UserError as exc:
         print(f"{prog}: error: {exc}", file=sys.stderr)
         return USER_ERROR
