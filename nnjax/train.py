@@ -184,7 +184,8 @@ def minibatches(n: int, mini_batch_size: int, *, key: jax.Array) -> jax.Array:
 
 
 def make_evaluate(*, activation=sigmoid, output_activation=None):
-    """Compiled ``evaluate(params, images, labels) -> number correct`` (int32), as the book's."""
+    """Compiled ``evaluate(params, images, labels) -> number correct`` (int32 scalar), as the
+    book's; ``images`` (n, n_in) float32, ``labels`` (n,) int."""
     activation = get_activation(activation)
     output_activation = activation if output_activation is None else get_activation(output_activation)
 
