@@ -77,7 +77,6 @@ def kernel_name(tmp_path, monkeypatch) -> str:
     return name
 
 
-@pytest.mark.slow
 def test_notebook_runs_top_to_bottom_and_its_numbers_hold(mnist_dir, tmp_path, kernel_name,
                                                           monkeypatch):
     monkeypatch.setenv("NNJAX_DATA_DIR", str(mnist_dir))
