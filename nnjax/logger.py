@@ -4,7 +4,8 @@ Schema (version 1). Every line is a JSON object with ``type``, ``run_id``, ``sch
 ``timestamp`` (UTC, ISO 8601). Record types, in the order a run writes them:
 
 - ``run_start``: ``config`` (sizes, activation, cost, init, optimizer and hyperparameters,
-  mini-batch size, epochs, seed, log interval, ...), ``data`` (source, sizes), ``environment``
+  mini-batch size, epochs, seed, log interval, monitor flags, early stopping and schedule, ...),
+  ``data`` (source, sizes, ``n_evaluation``), ``environment``
   (library versions, JAX backend and device, dtype).
 - ``epoch_start``: ``epoch`` (0-based, as the book prints), ``total_epochs``.
 - ``mini_batch``: ``epoch``, ``batch_idx``, ``step`` (global), ``batch_size``, ``gradient_stats``:
@@ -14,7 +15,17 @@ Schema (version 1). Every line is a JSON object with ``type``, ``run_id``, ``sch
   ``weight_std``, ``weight_min``, ``weight_max``, ``bias_mean``, ``bias_std``.
 - ``epoch_end``: ``epoch``, ``test_accuracy`` (number correct, null without test data),
   ``test_total``, ``accuracy_percent``, ``duration_seconds`` (training, device finished),
-  ``train_cost`` (mean mini-batch cost), ``eval_seconds``.
+  ``train_cost`` (mean mini-batch cost), ``eval_seconds``, ``learning_rate`` (the rate used in
+  this epoch; null for a custom optimizer). The book's monitors add, when asked
+  (``TrainConfig.monitor_*``): ``training_cost`` (cost of the whole training set after the epoch,
+  L2 term included), ``training_accuracy`` (number correct), ``training_total``,
+  ``training_accuracy_percent``; with evaluation data (``fit(..., evaluation_data=...)``, the
+  validation set): ``evaluation_cost``, ``evaluation_accuracy`` (number correct),
+  ``evaluation_total``, ``evaluation_accuracy_percent``.
+- ``schedule``: ``epoch`` (after which it was decided), ``event`` (``halve_learning_rate``,
+  ``stop_min_learning_rate`` or ``early_stop``), ``best_evaluation_accuracy`` (number correct),
+  ``epochs_without_improvement``; for learning-rate events also ``learning_rate`` (the old rate),
+  ``next_learning_rate`` and ``halvings``.
 - ``nonfinite``: ``epoch``, ``step``, ``action`` (``stopped``/``continued``), ``layers``: per layer
   NaN/inf counts of gradients and parameters.
 - ``activation_pattern``: ``sample_idx``, ``label``, ``prediction``, ``correct``, ``layers``.
@@ -42,7 +53,7 @@ import numpy as np
 
 SCHEMA_VERSION = 1
 RECORD_TYPES = ("run_start", "epoch_start", "mini_batch", "weight_snapshot", "epoch_end",
-                "nonfinite", "activation_pattern", "training_complete")
+                "nonfinite", "activation_pattern", "training_complete", "schedule")
 
 
 class LogDirError(ValueError):
@@ -205,6 +216,10 @@ class TrainingLogger:
                             duration_seconds=duration_seconds, **extra)
         self.epoch_metrics.append(record)
         return record
+
+    def log_schedule(self, epoch: int, event: str, **fields) -> dict:
+        """A learning-rate change or an early stop decided after ``epoch``."""
+        return self.write("schedule", epoch=epoch, event=event, **fields)
 
     def log_nonfinite(self, *, epoch: int, step: int, action: str, layers: list[dict]) -> dict:
         return self.write("nonfinite", epoch=epoch, step=step, action=action, layers=layers)
