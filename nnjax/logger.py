@@ -30,11 +30,15 @@ Schema (version 1). Every line is a JSON object with ``type``, ``run_id``, ``sch
   NaN/inf counts of gradients and parameters.
 - ``activation_pattern``: ``sample_idx``, ``label``, ``prediction``, ``correct``, ``layers``.
 - ``training_complete``: ``total_duration_seconds``, ``session_id``, ``status`` (``completed``,
-  ``interrupted``, ``nonfinite``, ``early_stopped``, ``error``), ``epochs_completed``.
+  ``interrupted``, ``nonfinite``, ``early_stopped``, ``error``), ``epochs_completed``,
+  ``diagnosis`` (:func:`nnjax.outcome.diagnose`: ``at_chance`` — final test accuracy no better than
+  always guessing the most common digit —, ``chance_percent``, ``final_accuracy_percent``,
+  ``nonfinite_step``, ``message``).
 
 Strict JSON: a NaN or infinity is written as ``null`` and the record gets ``nonfinite_values``, the
 number of values so replaced. Each line is written with a single ``write`` and flushed, so a killed
-run leaves every complete line valid; readers skip a torn last line. Adding a key keeps the version;
+run leaves every complete line valid; readers skip a torn last line and report it
+(:func:`read_records`). Adding a key keeps the version;
 renaming a key or changing a meaning bumps ``SCHEMA_VERSION``.
 """
 
@@ -126,6 +130,7 @@ class TrainingLogger:
         self._lock = threading.Lock()
         self.epoch_metrics: list[dict] = []
         self.status: str | None = None
+        self.diagnosis: dict | None = None
         self.callback_errors: list[str] = []
 
     def _reserve(self, prefix: str, stamp: str) -> tuple[Path, int]:
@@ -255,6 +260,7 @@ class TrainingLogger:
     def log_training_complete(self, total_duration_seconds: float, status: str = "completed",
                               **extra) -> dict:
         self.status = status
+        self.diagnosis = extra.get("diagnosis")
         return self.write("training_complete", total_duration_seconds=total_duration_seconds,
                           session_id=self.session_id, status=status, **extra)
 
@@ -275,9 +281,39 @@ class TrainingLogger:
             "accuracy_improvement": (accuracies[-1][1] - accuracies[0][1]
                                      if len(accuracies) > 1 else None),
             "status": self.status,
+            "at_chance": (self.diagnosis or {}).get("at_chance"),
+            "diagnosis": (self.diagnosis or {}).get("message"),
             "log_file": str(self.log_file),
         }
 
 
+def read_records(path: str | os.PathLike) -> tuple[list[dict], list[str]]:
+    """Every record of a log file, and the problems met: ``(records, problems)``.
+
+    A line that is not a strict-JSON object is skipped and reported in ``problems`` (with its line
+    number) — typically the torn last line of a run killed while writing. Never raises on content.
+    """
+    def refuse(constant):
+        raise ValueError(f"bare {constant} is not strict JSON")
+
+    records, problems = [], []
+    data = Path(path).read_bytes()
+    lines = data.split(b"\n")
+    if lines and lines[-1] == b"":
+        lines.pop()
+    elif lines:
+        problems.append(f"line {len(lines)}: no final newline (torn last line of a killed run?)")
+    for number, raw in enumerate(lines, start=1):
+        try:
+            record = json.loads(raw.decode("utf-8"), parse_constant=refuse)
+            if not isinstance(record, dict):
+                raise ValueError("not a JSON object")
+        except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+            problems.append(f"line {number}: skipped, not a valid record ({exc})")
+            continue
+        records.append(record)
+    return records, problems
+
+
 __all__ = ["TrainingLogger", "LogDirError", "SCHEMA_VERSION", "RECORD_TYPES", "check_writable",
-           "to_json_safe"]
+           "to_json_safe", "read_records"]

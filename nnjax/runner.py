@@ -6,8 +6,12 @@ the device, evaluates, and hands the numbers to the logger (if any) and to a pro
 any). It never prints.
 
 Stopping: Ctrl-C (SIGINT) stops at the end of the current epoch — the next safe point — and the
-run ends with status ``interrupted``, returning the parameters trained so far (a second Ctrl-C
-interrupts at once). A non-finite loss or gradient ends the run with status ``nonfinite`` unless
+run ends with status ``interrupted``, returning the parameters trained so far. An epoch is one
+compiled call: stopping inside it would need a host round trip every step, so the wait is at most
+one epoch (≈0.3 s for the book's network on a CPU). A second Ctrl-C raises ``KeyboardInterrupt``
+(at once, or when the epoch's compiled call returns if Python only regains control then); the
+log is still closed first with status ``interrupted``, and that epoch's work is dropped. A
+non-finite loss or gradient ends the run with status ``nonfinite`` unless
 ``stop_on_nonfinite=False``. In every case the log ends with ``training_complete``, written after
 ``jax.effects_barrier()`` so that no callback record comes after it.
 """
@@ -32,6 +36,7 @@ from nnjax.config import TrainConfig, describe_optimizer, with_weight_decay
 from nnjax.data import Dataset, as_dataset
 from nnjax.logger import TrainingLogger
 from nnjax.monitor import make_measure
+from nnjax.outcome import diagnose
 from nnjax.stats import to_rows
 from nnjax.train import make_evaluate, make_train_epoch, weight_stats
 
@@ -47,6 +52,7 @@ class FitResult:
     status: str
     total_seconds: float
     log_file: str | None = None
+    diagnosis: dict | None = None  # nnjax.outcome.diagnose: at_chance, message, ...
 
     @property
     def best_accuracy(self) -> float | None:
@@ -71,7 +77,7 @@ def check_data(data, config: TrainConfig, *, name: str) -> Dataset:
     ds = as_dataset(data, name=name)
     if len(ds) == 0:
         raise ValueError(f"{name} is empty: it needs at least one (image, label) pair")
-    network.check_sizes(config.sizes, n_inputs=ds.n_inputs)
+    network.check_sizes(config.sizes, n_inputs=ds.n_inputs, n_classes=ds.n_classes)
     n_classes = config.sizes[-1]
     low, high = int(ds.labels.min()), int(ds.labels.max())
     if low < 0 or high >= n_classes:
@@ -104,23 +110,38 @@ def environment() -> dict:
 @contextlib.contextmanager
 def stop_on_sigint():
     """Within the block, the first Ctrl-C sets the returned flag instead of raising; a second one
-    raises ``KeyboardInterrupt`` as usual. Outside the main thread signals cannot be caught, so
-    the flag simply stays unset."""
+    also sets ``flag.aborted`` and raises ``KeyboardInterrupt`` — except while a host callback of
+    the compiled epoch runs (Python often handles the signal there), where an exception would
+    abort the epoch as a ``JaxRuntimeError``; :func:`fit` then raises it when the epoch returns.
+    Outside the main thread signals cannot be caught, so the flag simply stays unset."""
     flag = threading.Event()
+    flag.aborted = False
     if threading.current_thread() is not threading.main_thread():
         yield flag
         return
     previous = signal.getsignal(signal.SIGINT)
 
     def handler(signum, frame):
+        if flag.is_set():
+            flag.aborted = True
+            if not _in_host_callback(frame):
+                raise KeyboardInterrupt
         flag.set()
-        signal.signal(signal.SIGINT, previous if callable(previous) else signal.default_int_handler)
 
     signal.signal(signal.SIGINT, handler)
     try:
         yield flag
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+def _in_host_callback(frame) -> bool:
+    """Whether ``frame`` runs inside a JAX host callback (where raising breaks the compiled call)."""
+    while frame is not None:
+        if frame.f_code.co_filename.replace("\\", "/").endswith("jax/_src/callback.py"):
+            return True
+        frame = frame.f_back
+    return False
 
 
 def fit(config: TrainConfig, training_data, test_data=None, *, logger: TrainingLogger | None = None,
@@ -202,6 +223,8 @@ def fit(config: TrainConfig, training_data, test_data=None, *, logger: TrainingL
                 jax.block_until_ready(result)
                 if logger:
                     jax.effects_barrier()  # every mini_batch record of this epoch is written
+                if interrupted.aborted:  # a second Ctrl-C, possibly swallowed in a callback
+                    raise KeyboardInterrupt
                 duration = time.perf_counter() - t0
                 params, opt_state = result.params, result.opt_state
                 entry = {"epoch": epoch, "duration_seconds": duration,
@@ -253,11 +276,14 @@ def fit(config: TrainConfig, training_data, test_data=None, *, logger: TrainingL
         raise
     finally:
         total = time.perf_counter() - start
+        diagnosis = diagnose(history, status, test_ds.labels if test_ds is not None else None)
         if logger:
             jax.effects_barrier()
-            logger.log_training_complete(total, status, epochs_completed=len(history))
+            logger.log_training_complete(total, status, epochs_completed=len(history),
+                                         diagnosis=diagnosis)
             logger.close()
-    return FitResult(params, history, status, total, str(logger.log_file) if logger else None)
+    return FitResult(params, history, status, total, str(logger.log_file) if logger else None,
+                     diagnosis)
 
 
 def _nonfinite_rows(nonfinite) -> list[dict]:
