@@ -22,6 +22,10 @@ from nnjax.network_api import NeuralNetwork
 from nnjax.runner import FitResult, fit
 from nnjax.stats import gradient_stats, weight_stats
 from nnjax.train import make_evaluate, make_step, make_train_epoch
+# the functional API in full (README: "Functional API")
+from nnjax.network import Activation, Params, total_parameters
+from nnjax.stats import step_stats
+from nnjax.train import EpochResult, StepResult, minibatches
 
 
 def __getattr__(name):
@@ -39,4 +43,5 @@ __all__ = [
     "check_sizes", "layer_sizes", "make_step", "make_train_epoch", "make_evaluate", "gradient_stats", "weight_stats",
     "sigmoid", "relu", "tanh", "identity", "softmax", "quadratic", "cross_entropy", "log_likelihood",
     "normal", "scaled_normal", "he",
+    "Params", "Activation", "total_parameters", "step_stats", "minibatches", "EpochResult", "StepResult",
 ]
