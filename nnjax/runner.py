@@ -205,8 +205,10 @@ def fit(config: TrainConfig, training_data, test_data=None, *, logger: TrainingL
                        "n_test": len(test_ds) if test_ds is not None else None,
                        "n_evaluation": len(eval_ds) if eval_ds is not None else None,
                        "steps_per_epoch": steps}
-        logger.log_run_start(config={**config.as_record(),
-                                     "optimizer": describe_optimizer(optimizer, config)},
+        config_record = {**config.as_record(), "optimizer": describe_optimizer(optimizer, config)}
+        if optimizer is not None:  # a custom optax optimizer: its own rate, if it exposes one
+            config_record["learning_rate"] = schedule.find_learning_rate(opt_state)
+        logger.log_run_start(config=config_record,
                              data=data_record, environment=environment())
 
     history: list[dict] = []
