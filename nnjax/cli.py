@@ -291,6 +291,9 @@ def _print_summary(result, seconds: float) -> None:
         print("accuracy:       - (no test data)")
     if history:
         print(f"final cost:     {history[-1]['train_cost']:.4f} (mean mini-batch cost, training)")
+    if result.status == "nonfinite":
+        print("note:           the cost or a gradient became NaN/inf (the run diverged) and training "
+              "stopped; try a smaller --learning-rate")
     print(f"time:           {seconds:.1f} s (data, compile, training, evaluation)")
     print(f"log:            {result.log_file or '- (--no-log)'}")
 
