@@ -135,8 +135,8 @@ def build_parser() -> ArgumentParser:
     data.add_argument("--data-dir", default=None,
                       help="folder with the four MNIST IDX files (default: $NNJAX_DATA_DIR)")
     data.add_argument("--source", choices=("tfds", "idx"), default=None,
-                      help="read the IDX files through tensorflow-datasets (default, cached) or "
-                           "directly (default: $NNJAX_DATA_SOURCE, else tfds)")
+                      help="how to read the IDX files: through a cached tensorflow-datasets copy "
+                           "or directly (default: $NNJAX_DATA_SOURCE, else tfds)")
     data.add_argument("--subset", type=_positive_int, default=None, metavar="N",
                       help="train on the first N training images only (default: all 50,000)")
     data.add_argument("--test-subset", type=_positive_int, default=None, metavar="N",
