@@ -57,24 +57,25 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a finite number greater than 0, got {text}")
-    return value
+def _float_above(minimum: float, *, inclusive: bool):
+    """An argparse type: a finite number greater than ``minimum`` (or equal, if ``inclusive``)."""
+    bound = f"{minimum:g} or more" if inclusive else f"greater than {minimum:g}"
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        ok = value >= minimum if inclusive else value > minimum
+        if not (ok and value < float("inf")):
+            raise argparse.ArgumentTypeError(f"expected a finite number, {bound}, got {text}")
+        return value
+
+    return parse
 
 
-def _non_negative_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not 0 <= value < float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a finite number, 0 or more, got {text}")
-    return value
+_positive_float = _float_above(0.0, inclusive=False)
+_non_negative_float = _float_above(0.0, inclusive=True)
 
 
 def _sizes(values: list[str]) -> list[int]:
@@ -138,8 +139,8 @@ def build_parser() -> ArgumentParser:
     data.add_argument("--data-dir", default=None,
                       help="folder with the four MNIST IDX files (default: $NNJAX_DATA_DIR)")
     data.add_argument("--source", choices=("tfds", "idx"), default=None,
-                      help="read the IDX files through tensorflow-datasets (default, cached) or "
-                           "directly (default: $NNJAX_DATA_SOURCE, else tfds)")
+                      help="how to read the IDX files: through a cached tensorflow-datasets copy "
+                           "or directly (default: $NNJAX_DATA_SOURCE, else tfds)")
     data.add_argument("--subset", type=_positive_int, default=None, metavar="N",
                       help="train on the first N training images only (default: all 50,000)")
     data.add_argument("--test-subset", type=_positive_int, default=None, metavar="N",
@@ -307,6 +308,9 @@ def _print_summary(result, seconds: float) -> None:
         print("accuracy:       - (no test data)")
     if history:
         print(f"final cost:     {history[-1]['train_cost']:.4f} (mean mini-batch cost, training)")
+    if result.status == "nonfinite":
+        print("note:           the cost or a gradient became NaN/inf (the run diverged) and training "
+              "stopped; try a smaller --learning-rate")
     print(f"time:           {seconds:.1f} s (data, compile, training, evaluation)")
     print(f"log:            {result.log_file or '- (--no-log)'}")
 
