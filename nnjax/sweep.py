@@ -61,6 +61,7 @@ from jax.sharding import PartitionSpec as P
 from nnjax import network, stats
 from nnjax.config import TrainConfig, describe_optimizer
 from nnjax.logger import TrainingLogger, check_writable
+from nnjax.outcome import diagnose
 from nnjax.runner import FitResult, check_data, environment, stop_on_sigint
 from nnjax.train import make_step
 
@@ -581,6 +582,7 @@ def _run_group(g, idx, configs, train_ds, test_ds, images, labels, test_arrays, 
                 else:
                     entry.update(test_accuracy=None, test_total=None, accuracy_percent=None)
                 entry["eval_seconds"] = eval_seconds
+                entry["learning_rate"] = configs[i].learning_rate
                 bad_step = int(host["bad_step"][j])
                 logger = loggers[j]
                 if logger:
@@ -605,14 +607,15 @@ def _run_group(g, idx, configs, train_ds, test_ds, images, labels, test_arrays, 
                     logger.log_weight_snapshot(epoch, stats.to_rows(_unstack(snapshots, j)))
                     logger.log_epoch_end(epoch, entry["test_accuracy"], entry["test_total"], duration,
                                          train_cost=entry["train_cost"], eval_seconds=eval_seconds,
-                                         vmapped_runs=n_real)
+                                         learning_rate=entry["learning_rate"], vmapped_runs=n_real)
                 runs[i].history.append(entry)
                 if on_epoch:
                     on_epoch({"run": i, **entry})
                 if bad_step >= 0 and base.stop_on_nonfinite:
                     status[j] = "nonfinite"
                     active_np[j] = False
-                    _finish(runs[i], logger, manifest["runs"][i], "nonfinite", start)
+                    _finish(runs[i], logger, manifest["runs"][i], "nonfinite", start,
+                            test_ds.labels if test_ds is not None else None)
             if interrupted.is_set():
                 for j in range(n_real):
                     if status[j] == "running":
@@ -632,16 +635,20 @@ def _run_group(g, idx, configs, train_ds, test_ds, images, labels, test_arrays, 
                 runs[i].params = _unstack(host_params, j)
             if status[j] in ("running", "interrupted"):
                 _finish(runs[i], loggers[j], manifest["runs"][i],
-                        "interrupted" if status[j] == "interrupted" else final, start)
+                        "interrupted" if status[j] == "interrupted" else final, start,
+                        test_ds.labels if test_ds is not None else None)
         write_manifest()
 
 
-def _finish(run: FitResult, logger: TrainingLogger | None, entry: dict, status: str, start: float):
+def _finish(run: FitResult, logger: TrainingLogger | None, entry: dict, status: str, start: float,
+            labels=None):
     run.status = status
     run.total_seconds = time.perf_counter() - start
+    run.diagnosis = diagnose(run.history, status, labels)
     entry["status"] = status
     if logger:
-        logger.log_training_complete(run.total_seconds, status, epochs_completed=len(run.history))
+        logger.log_training_complete(run.total_seconds, status, epochs_completed=len(run.history),
+                                     diagnosis=run.diagnosis)
         logger.close()
 
 

@@ -184,7 +184,7 @@ class CtrlCAt(TrainingLogger):
             sink(payload)
             if int(payload["step"]) in self.steps:
                 os.kill(os.getpid(), signal.SIGINT)
-                time.sleep(0.2)  # let Python run the handler before the next press
+                time.sleep(1.0)  # let Python run the handler before the next press (busy CI: be generous)
 
         return pressing
 
