@@ -53,6 +53,8 @@ class TrainConfig:
     ``learning_rate`` (and ``momentum``), or pass any optax optimizer to :func:`nnjax.fit`.
     ``l2`` is the book's λ (scaled by the training-set size n). ``log_interval`` is N: gradient
     statistics every N mini-batches. ``stop_on_nonfinite`` ends a diverging run at the first NaN/inf.
+    ``diagnostics`` (with a logger) adds per-epoch probe statistics, the end-of-run confusion matrix
+    and the diagnosis flags to the log (see :mod:`nnjax.diagnostics` and :mod:`nnjax.diagnose`).
     """
 
     sizes: tuple = (784, 30, 10)
@@ -69,6 +71,7 @@ class TrainConfig:
     momentum: float = 0.9
     log_interval: int = 100
     stop_on_nonfinite: bool = True
+    diagnostics: bool = True
 
     def __post_init__(self):
         set_ = lambda k, v: object.__setattr__(self, k, v)  # noqa: E731 - frozen dataclass
@@ -92,6 +95,8 @@ class TrainConfig:
             raise ValueError(f"unknown optimizer {self.optimizer!r}; allowed: {', '.join(OPTIMIZERS)} "
                              f"(or pass an optax optimizer to fit(..., optimizer=...))")
         set_("optimizer", self.optimizer.lower())
+        if not isinstance(self.diagnostics, bool):
+            raise TypeError(f"diagnostics must be True or False, got {self.diagnostics!r}")
 
     def replace(self, **changes) -> "TrainConfig":
         return dataclasses.replace(self, **changes)

@@ -30,6 +30,8 @@ import optax
 from nnjax import network
 from nnjax.config import TrainConfig, describe_optimizer
 from nnjax.data import Dataset, as_dataset
+from nnjax.diagnose import diagnose
+from nnjax.diagnostics import RunDiagnostics
 from nnjax.logger import TrainingLogger
 from nnjax.stats import to_rows
 from nnjax.train import make_evaluate, make_train_epoch, weight_stats
@@ -117,14 +119,17 @@ def stop_on_sigint():
 
 def fit(config: TrainConfig, training_data, test_data=None, *, logger: TrainingLogger | None = None,
         optimizer: optax.GradientTransformation | None = None, params=None,
-        on_epoch: Callable[[dict], None] | None = None) -> FitResult:
+        on_epoch: Callable[[dict], None] | None = None, probe_data=None) -> FitResult:
     """Train a network as ``config`` says; returns a :class:`FitResult`.
 
     ``training_data`` / ``test_data``: a :class:`Dataset`, ``(images, labels)`` arrays or a list of
     the book's ``(x, y)`` pairs. ``test_data`` is evaluated after every epoch. ``logger`` (a
     :class:`TrainingLogger`) receives the learning-mode log. ``optimizer`` overrides the one the
     config names; ``params`` continues from given parameters. ``on_epoch`` receives each epoch's
-    summary dict (used for progress bars).
+    summary dict (used for progress bars). With a logger and ``config.diagnostics``, each epoch
+    also logs ``probe_stats`` on 1,000 images fixed for the run — from ``probe_data`` (e.g. the
+    validation set) if given, else from ``training_data`` — and the run ends with an
+    ``evaluation_report`` (with test data) and a ``diagnosis``.
     """
     start = time.perf_counter()
     train_ds = check_data(training_data, config, name="training_data")
@@ -159,6 +164,11 @@ def fit(config: TrainConfig, training_data, test_data=None, *, logger: TrainingL
         logger.log_run_start(config={**config.as_record(),
                                      "optimizer": describe_optimizer(optimizer, config)},
                              data=data_record, environment=environment())
+    diag = None
+    if logger and config.diagnostics:
+        probe_ds = train_ds if probe_data is None else check_data(probe_data, config, name="probe_data")
+        diag = RunDiagnostics(config, params, probe_ds,
+                              source="training_data" if probe_data is None else "probe_data")
 
     history: list[dict] = []
     status = "completed"
@@ -196,6 +206,8 @@ def fit(config: TrainConfig, training_data, test_data=None, *, logger: TrainingL
                     entry["nonfinite_step"] = bad_step
                 if logger:
                     logger.log_weight_snapshot(epoch, to_rows(weight_stats(params)))
+                    if diag:
+                        logger.log_probe_stats(epoch, **diag.epoch_fields(params))
                     logger.log_epoch_end(epoch, entry["test_accuracy"], entry["test_total"],
                                          duration, train_cost=entry["train_cost"],
                                          eval_seconds=entry["eval_seconds"])
@@ -208,6 +220,11 @@ def fit(config: TrainConfig, training_data, test_data=None, *, logger: TrainingL
                 if interrupted.is_set():
                     status = "interrupted"
                     break
+        if diag:
+            if test_ds is not None:
+                logger.log_evaluation_report(**diag.evaluation_fields(params, test_images, test_labels))
+            jax.effects_barrier()  # every mini_batch record is in before the diagnosis reads them
+            logger.log_diagnosis(diagnose(logger.diagnosis_records()))
     except KeyboardInterrupt:
         status = "interrupted"
         raise
