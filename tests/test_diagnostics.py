@@ -1,6 +1,7 @@
 """Why is it stuck? Update ratios, probe statistics, histograms, the confusion matrix, the flags —
 checked on constructed inputs and on short runs on the real MNIST files."""
 
+import functools
 import json
 
 import jax
@@ -51,6 +52,11 @@ def _net(w_scale, bias, n_hidden=6, n_in=8, n_out=3, key=0):
             Layer(jax.random.normal(k2, (n_out, n_hidden)), jnp.zeros((n_out,)))]
 
 
+@functools.lru_cache
+def _probe_fn(activation):  # one compile per activation, shared by the cases below
+    return dx.make_probe_stats(activation=activation, output_activation="sigmoid")
+
+
 @pytest.mark.parametrize("activation, w_scale, bias, saturated, dead", [
     ("sigmoid", 1000.0, 0.0, 1.0, None),   # huge weights: every hidden unit pinned at 0 or 1
     ("sigmoid", 0.0, 0.0, 0.0, None),      # all outputs 0.5: nothing saturated
@@ -61,7 +67,7 @@ def test_probe_reports_saturated_and_dead_units(activation, w_scale, bias, satur
     params = _net(w_scale, bias)
     x = jax.random.uniform(jax.random.key(1), (50, 8))
     labels = jnp.arange(50) % 3
-    probe = dx.make_probe_stats(activation=activation, output_activation="sigmoid")
+    probe = _probe_fn(activation)
     edges = dx.weight_bin_edges(_net(1.0, 0.0))
     out = jax.device_get(probe(params, x, labels, edges, dx.GRAD_LOG10_EDGES))
     fields = dx.probe_record_fields(out, weight_edges=edges, grad_edges=dx.GRAD_LOG10_EDGES,
