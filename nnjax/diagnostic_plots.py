@@ -145,12 +145,14 @@ def saturation_figure(source) -> Figure:
                 outs = [layers(p)[i].get("saturated_output_fraction") for p in probes]
                 ax.plot(epochs, [np.nan if v is None else 100 * v for v in outs], ":", color=colors[i],
                         label=f"layer {i}: share of single outputs saturated")
-    rule = probes[0].get("saturation_rule") or "sigmoid/tanh only"
+    rule = (probes[0].get("saturation_rule") or "sigmoid/tanh only").replace(" on at least", "\non at least")
     for ax, key, threshold, title in (
             (ax_sat, "saturated_fraction", SATURATION_THRESHOLD, f"saturated units (%)\n{rule}"),
             (ax_dead, "dead_fraction", DEAD_THRESHOLD,
              f"dead units (%)\n{probes[0].get('dead_rule') or 'ReLU only'}")):
-        ax.axhline(100 * threshold, color="crimson", ls="--", lw=1, label=f"flag above {100 * threshold:g} %")
+        if drew[key]:
+            ax.axhline(100 * threshold, color="crimson", ls="--", lw=1,
+                       label=f"flag above {100 * threshold:g} %")
         ax.set_ylim(-3, 103)
         ax.set_xlabel("epoch")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
