@@ -191,6 +191,46 @@ def bench_nnjax(name, train, test, epochs, *, logged: bool, diagnostics: bool = 
     return out
 
 
+def interleaved_ratio(train, rounds: int) -> dict:
+    """logged + diagnostics against unlogged, one epoch of each in turn (``rounds`` pairs after a
+    warm-up), so that both see the same machine load; the median of the per-pair ratios."""
+    tmp = tempfile.TemporaryDirectory()
+    logger = TrainingLogger(tmp.name)
+    tx = optax.sgd(ETA)
+    plain = make_train_epoch(optimizer=tx, mini_batch_size=BATCH)
+    logged = make_train_epoch(optimizer=tx, mini_batch_size=BATCH, log_every=100,
+                              on_stats=logger.on_stats(BATCH))
+    params = network.init_params(SIZES, key=jax.random.key(0))
+    diag = RunDiagnostics(TrainConfig(), params, train)
+    images, labels = jax.device_put(train.images), jax.device_put(train.labels)
+    state = {"plain": (params, tx.init(params)), "logged": (params, tx.init(params))}
+    key = jax.random.key(1)
+
+    def run(kind, epoch):
+        p, s = state[kind]
+        t0 = time.perf_counter()
+        if kind == "plain":
+            result = jax.block_until_ready(plain(p, s, images, labels, key, epoch))
+        else:
+            result = jax.block_until_ready(logged(p, s, images, labels, key, epoch))
+            jax.effects_barrier()
+            logger.log_probe_stats(epoch, **diag.epoch_fields(result.params))
+        state[kind] = (result.params, result.opt_state)
+        return time.perf_counter() - t0
+
+    run("plain", 0), run("logged", 0)  # compile and warm up
+    pairs = []
+    for epoch in range(1, rounds + 1):
+        order = ("plain", "logged") if epoch % 2 else ("logged", "plain")
+        t = {kind: run(kind, epoch) for kind in order}
+        pairs.append((t["plain"], t["logged"]))
+    logger.close()
+    tmp.cleanup()
+    ratios = [lg / pl for pl, lg in pairs]
+    return {"rounds": rounds, "median_ratio": statistics.median(ratios), "min_ratio": min(ratios),
+            "max_ratio": max(ratios), "pairs_s": pairs}
+
+
 def table(results: list[dict], ratios: dict) -> str:
     lines = ["| variant | median s/epoch | range | compile s | eval s | peak RSS growth MB |",
              "|---|---|---|---|---|---|"]
@@ -209,6 +249,8 @@ def main(argv=None) -> dict:
     parser.add_argument("--epochs", type=int, default=5, help="measured epochs per variant (≥5)")
     parser.add_argument("--tiny", action="store_true", help="CI mode: 2,000 images, 2 epochs")
     parser.add_argument("--out", default="reports/bench", help="folder for bench.json and bench.md")
+    parser.add_argument("--interleaved", type=int, default=0, metavar="N",
+                        help="also time N interleaved pairs of epochs: unlogged vs logged + diagnostics")
     parser.add_argument("--baseline-a-subset", type=int, default=5000,
                         help="examples per timed epoch of baseline A (scaled to the full set)")
     args = parser.parse_args(argv)
@@ -233,7 +275,11 @@ def main(argv=None) -> dict:
     ratios = {"speed-up of nnjax unlogged over A": a / un, "speed-up of nnjax unlogged over B": b / un,
               "logged / unlogged": lg / un,
               "logged + diagnostics / unlogged": by["nnjax logged + diagnostics"] / un}
-    report = {"machine": {"platform": platform.platform(), "backend": jax.default_backend(),
+    interleaved = None
+    if args.interleaved:
+        interleaved = interleaved_ratio(train, args.interleaved)
+        ratios["logged + diagnostics / unlogged, interleaved (median of pairs)"] = interleaved["median_ratio"]
+    report = {"interleaved": interleaved, "machine": {"platform": platform.platform(), "backend": jax.default_backend(),
                           "device": str(jax.devices()[0])},
               "n_train": len(train), "n_test": len(test), "results": results, "ratios": ratios}
     out = Path(args.out)

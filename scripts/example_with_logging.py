@@ -11,6 +11,7 @@ import argparse
 import time
 
 from nnjax import MNISTLoader
+from nnjax.diagnose import summary_lines
 from nnjax.logged_network import LoggedNeuralNetwork
 
 
@@ -36,6 +37,8 @@ def main() -> None:
     print(f"final accuracy: {summary['final_accuracy']:.2f} %")
     print(f"time:           {time.perf_counter() - start:.1f} s (data, compile, training, evaluation)")
     print(f"log:            {summary['log_file']}")
+    for line in summary_lines(summary["flags"] or []):
+        print(f"diagnosis:      {line}")
 
 
 if __name__ == "__main__":
