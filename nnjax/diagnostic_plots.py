@@ -111,6 +111,9 @@ def histograms_figure(source, kind: str = "weights") -> Figure:
             ax.set_ylabel("log10 |∂C/∂w| on the probe batch")
             outside += f", {last.get('zeros', 0)} exactly 0"
         ax.set_title(f"layer {layer} ({edges.size - 1} fixed bins)\n{outside}", fontsize=9)
+        if kind == "gradients" and last.get("zeros", 0) and not np.any(counts[:, -1]):
+            ax.text(0.5, 0.5, "last epoch: every ∂C/∂w is exactly 0\n(nothing in this layer can learn)",
+                    transform=ax.transAxes, ha="center", va="center", color="crimson")
     fig.suptitle(f"{'Weight' if kind == 'weights' else 'Gradient'} histograms per epoch — {_title(records)}",
                  fontsize=10)
     return fig
