@@ -72,7 +72,7 @@ def weight_bin_edges(params: Params, n_bins: int = WEIGHT_BINS, margin: float = 
 
 def histogram(values: jax.Array, edges: jax.Array) -> dict[str, jax.Array]:
     """Counts of ``values`` in the bins ``edges`` (n + 1,), left-closed like NumPy's, the last bin
-    closed; plus ``below`` (< first edge) and ``above`` (> last edge). NaN counts as neither."""
+    closed; plus ``below`` (< first edge, −inf included), ``above`` (> last edge) and ``nan``."""
     values = values.reshape(-1)
     n = edges.shape[0] - 1
     idx = jnp.searchsorted(edges, values, side="right") - 1
@@ -80,7 +80,8 @@ def histogram(values: jax.Array, edges: jax.Array) -> dict[str, jax.Array]:
     inside = (idx >= 0) & (idx < n)
     counts = jnp.zeros(n, jnp.int32).at[jnp.clip(idx, 0, n - 1)].add(inside.astype(jnp.int32))
     return {"counts": counts, "below": jnp.sum(values < edges[0]).astype(jnp.int32),
-            "above": jnp.sum(values > edges[-1]).astype(jnp.int32)}
+            "above": jnp.sum(values > edges[-1]).astype(jnp.int32),
+            "nan": jnp.sum(jnp.isnan(values)).astype(jnp.int32)}
 
 
 def probe_stats(params: Params, x: jax.Array, labels: jax.Array, weight_edges: jax.Array,
@@ -130,7 +131,6 @@ def probe_stats(params: Params, x: jax.Array, labels: jax.Array, weight_edges: j
         h = histogram(jnp.log10(jnp.where(mag > 0, mag, 0.0)), grad_edges)
         h["below"] = h["below"] - zeros
         h["zeros"] = zeros
-        h["nonfinite"] = jnp.sum(~jnp.isfinite(g.w)).astype(jnp.int32)
         grad_hist.append(h)
     return {"layers": per_layer, "weight_hist": weight_hist, "grad_hist": grad_hist}
 

@@ -26,7 +26,7 @@ Schema (version 1). Every line is a JSON object with ``type``, ``run_id``, ``sch
   output layer; ``weight_histograms``: per weight
   layer ``layer``, ``edges`` (fixed for the run), ``counts``, ``below``, ``above``;
   ``gradient_histograms``: per layer the same for |∂C/∂w| on the probe batch with ``scale``
-  ``"log10_abs"`` (edges in log10 |g|), plus ``zeros`` (exact zeros) and ``nonfinite``.
+  ``"log10_abs"`` (edges in log10 |g|), plus ``zeros`` (exact zeros); both kinds count ``nan`` apart.
 - ``epoch_end``: ``epoch``, ``test_accuracy`` (number correct, null without test data),
   ``test_total``, ``accuracy_percent``, ``duration_seconds`` (training, device finished),
   ``train_cost`` (mean mini-batch cost), ``eval_seconds``.

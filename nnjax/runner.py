@@ -134,6 +134,7 @@ def fit(config: TrainConfig, training_data, test_data=None, *, logger: TrainingL
     start = time.perf_counter()
     train_ds = check_data(training_data, config, name="training_data")
     test_ds = check_data(test_data, config, name="test_data") if test_data is not None else None
+    probe_ds = check_data(probe_data, config, name="probe_data") if probe_data is not None else None
     if config.mini_batch_size > len(train_ds):
         raise ValueError(f"mini_batch_size {config.mini_batch_size} is larger than the training set "
                          f"({len(train_ds)} examples); use at most {len(train_ds)}")
@@ -166,9 +167,8 @@ def fit(config: TrainConfig, training_data, test_data=None, *, logger: TrainingL
                              data=data_record, environment=environment())
     diag = None
     if logger and config.diagnostics:
-        probe_ds = train_ds if probe_data is None else check_data(probe_data, config, name="probe_data")
-        diag = RunDiagnostics(config, params, probe_ds,
-                              source="training_data" if probe_data is None else "probe_data")
+        diag = RunDiagnostics(config, params, train_ds if probe_ds is None else probe_ds,
+                              source="training_data" if probe_ds is None else "probe_data")
 
     history: list[dict] = []
     status = "completed"

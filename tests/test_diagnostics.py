@@ -81,18 +81,20 @@ def test_probe_reports_saturated_and_dead_units(activation, w_scale, bias, satur
         w_hist, g_hist = fields["weight_histograms"][layer], fields["gradient_histograms"][layer]
         assert sum(w_hist["counts"]) + w_hist["below"] + w_hist["above"] == p.w.size
         assert sum(g_hist["counts"]) + g_hist["below"] + g_hist["above"] + g_hist["zeros"] == p.w.size
+        assert w_hist["nan"] == g_hist["nan"] == 0
         assert len(w_hist["edges"]) == len(w_hist["counts"]) + 1
     if activation == "relu" and dead == 1.0:  # dead units: the first layer gets no gradient at all
         assert fields["gradient_histograms"][0]["zeros"] == params[0].w.size
 
 
 def test_histogram_agrees_with_numpy_and_counts_what_falls_outside():
-    values = np.concatenate([np.random.default_rng(0).normal(size=500), [-9.0, 9.0, 2.0, -2.0]])
+    values = np.concatenate([np.random.default_rng(0).normal(size=500), [-9.0, 9.0, 2.0, -2.0, np.nan]])
     edges = np.linspace(-2.0, 2.0, 11).astype(np.float32)
     h = jax.device_get(dx.histogram(jnp.asarray(values, jnp.float32), jnp.asarray(edges)))
     expected, _ = np.histogram(values.astype(np.float32), bins=edges)
     np.testing.assert_array_equal(h["counts"], expected)
     assert h["below"] == np.sum(values < -2.0) and h["above"] == np.sum(values > 2.0)
+    assert h["nan"] == 1
 
 
 def test_probe_is_fixed_per_seed_and_confusion_counts_every_image():
