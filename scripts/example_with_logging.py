@@ -2,15 +2,17 @@
 
 [784, 30, 10], sigmoid, quadratic cost, plain SGD, mini-batch 10, η = 3.0, 30 epochs on the 50,000
 training images, evaluated on the 10,000 test images after every epoch. Writes
-``logs/training_*.jsonl`` and prints a short summary. Written with the seed project's API.
+``logs/training_*.jsonl``, then the report for that log — five PNG figures and ``summary.md`` under
+``reports/<log name>/`` — and prints a short summary. Written with the seed project's API.
 
     NNJAX_DATA_DIR=../shared/data/mnist python scripts/example_with_logging.py [--epochs 30]
 """
 
 import argparse
 import time
+from pathlib import Path
 
-from nnjax import MNISTLoader
+from nnjax import MNISTLoader, analysis, report
 from nnjax.diagnose import summary_lines
 from nnjax.logged_network import LoggedNeuralNetwork
 
@@ -20,6 +22,8 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--log-dir", default="logs")
+    parser.add_argument("--report-dir", default="reports",
+                        help="the report goes to REPORT_DIR/<log name>/ (default: reports)")
     args = parser.parse_args()
 
     start = time.perf_counter()
@@ -39,6 +43,10 @@ def main() -> None:
     print(f"log:            {summary['log_file']}")
     for line in summary_lines(summary["flags"] or []):
         print(f"diagnosis:      {line}")
+
+    log = Path(summary["log_file"])
+    written = report.write_report(analysis.read_logs(log), Path(args.report_dir) / log.stem)
+    print(f"report:         {written['summary.md'].parent}/ ({len(written) - 1} figures + summary.md)")
 
 
 if __name__ == "__main__":
