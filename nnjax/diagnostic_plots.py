@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 from matplotlib import colormaps
@@ -260,17 +261,19 @@ def diagnosis_text(source) -> list[str]:
 def save_diagnostic_figures(source, out_dir, *, test_images=None, prefix: str = "",
                             dpi: int = 110) -> list[Path]:
     """Write every figure of :data:`FIGURES` as ``<prefix><name>.png`` under ``out_dir`` (the
-    gallery only with ``test_images``); returns the paths written."""
+    confusion matrix only with an ``evaluation_report``, the gallery only with ``test_images`` too);
+    returns the paths written."""
     records = run_records(source)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     makers = {"weight_histograms": lambda: histograms_figure(records, "weights"),
               "gradient_histograms": lambda: histograms_figure(records, "gradients"),
               "saturation": lambda: saturation_figure(records),
-              "update_ratio": lambda: update_ratio_figure(records),
-              "confusion": lambda: confusion_figure(records)}
-    if test_images is not None:
-        makers["misclassified"] = lambda: misclassified_figure(records, test_images)
+              "update_ratio": lambda: update_ratio_figure(records)}
+    if _of(records, "evaluation_report"):
+        makers["confusion"] = lambda: confusion_figure(records)
+        if test_images is not None:
+            makers["misclassified"] = lambda: misclassified_figure(records, test_images)
     paths = []
     for name, make in makers.items():
         path = out / f"{prefix}{name}.png"
@@ -279,5 +282,101 @@ def save_diagnostic_figures(source, out_dir, *, test_images=None, prefix: str = 
     return paths
 
 
-__all__ = ["FIGURES", "run_records", "histograms_figure", "saturation_figure", "update_ratio_figure",
+DIAGNOSTIC_TYPES = ("probe_stats", "evaluation_report", "diagnosis")
+CAPTIONS = {
+    "weight_histograms": "Weight histograms per layer over epochs (fixed bins for the run)",
+    "gradient_histograms": "Histograms of log10 |∂C/∂w| on the probe batch per layer over epochs",
+    "saturation": "Saturated units (sigmoid/tanh) and dead units (ReLU) per layer and epoch",
+    "update_ratio": "Update-to-weight ratio ‖Δw‖/‖w‖ and gradient norm per layer, every logged step",
+    "confusion": "Confusion matrix on the test set at the end of the run",
+    "misclassified": "Misclassified test digits, true → predicted",
+}
+
+
+def diagnostic_runs(files: Sequence[str | os.PathLike]) -> list[tuple[str, list[dict]]]:
+    """``(name, records)`` for every run in the log ``files`` that holds diagnostics (the name is
+    the file's stem, with the run id when a file holds several runs)."""
+    runs = []
+    for path in files:
+        by_run: dict = {}
+        for record in run_records(path):
+            by_run.setdefault(record.get("run_id"), []).append(record)
+        for run_id, records in by_run.items():
+            if any(r.get("type") in DIAGNOSTIC_TYPES for r in records):
+                name = Path(path).stem if len(by_run) == 1 else f"{Path(path).stem}_{run_id}"
+                runs.append((name, records))
+    return runs
+
+
+def test_images_from_env():
+    """The MNIST test images when ``$NNJAX_DATA_DIR`` names the data (read directly from the IDX
+    files), else None: the gallery needs the pixels, which the log does not hold."""
+    if not os.environ.get("NNJAX_DATA_DIR"):
+        return None
+    try:
+        from nnjax.data import load_mnist
+
+        return load_mnist(source="idx")[2].images
+    except Exception:  # noqa: BLE001 - no data, no gallery; the rest of the report stands
+        return None
+
+
+def write_run_figures(runs: list[tuple[str, list[dict]]], out_dir, *, test_images=None,
+                      dpi: int = 110) -> dict[str, Path]:
+    """The figures of each run in ``runs`` (see :func:`diagnostic_runs`) under ``out_dir``: named
+    ``<figure>.png`` for a single run, ``<run name>_<figure>.png`` for several. The gallery is drawn
+    only with ``test_images`` large enough for the run's test set (the CLI's subsets are
+    prefixes of it). Returns file name → path."""
+    written: dict[str, Path] = {}
+    for name, records in runs:
+        report = next(iter(_of(records, "evaluation_report")[-1:]), None)
+        images = test_images
+        if images is not None and (report is None or report["n_examples"] > len(images)):
+            images = None
+        prefix = "" if len(runs) == 1 else f"{name}_"
+        for path in save_diagnostic_figures(records, out_dir, test_images=images, prefix=prefix, dpi=dpi):
+            written[path.name] = path
+    return written
+
+
+def figure(source, name: str, *, test_images=None):
+    """The figure ``name`` (one of :data:`FIGURES`) of one run, or a line saying why there is
+    none (no diagnostics in the log, no test set, no test images) — for notebooks."""
+    records = run_records(source)
+    if not any(r.get("type") in DIAGNOSTIC_TYPES for r in records):
+        return "no diagnostics in this log (a run logged with diagnostics=False, or an older log)"
+    if name in ("confusion", "misclassified") and not _of(records, "evaluation_report"):
+        return "no evaluation_report: the run had no test data"
+    if name == "misclassified" and test_images is None:
+        return "the gallery needs the test images: set NNJAX_DATA_DIR"
+    makers = {"weight_histograms": lambda: histograms_figure(records, "weights"),
+              "gradient_histograms": lambda: histograms_figure(records, "gradients"),
+              "saturation": lambda: saturation_figure(records),
+              "update_ratio": lambda: update_ratio_figure(records),
+              "confusion": lambda: confusion_figure(records),
+              "misclassified": lambda: misclassified_figure(records, test_images)}
+    if name not in makers:
+        raise ValueError(f"unknown figure {name!r}; allowed: {', '.join(FIGURES)}")
+    return makers[name]()
+
+
+def markdown_section(runs: list[tuple[str, list[dict]]], written: dict[str, Path]) -> str:
+    """The report's "Why is it stuck?" section: each run's diagnosis and its figures."""
+    if not runs:
+        return ""
+    lines = ["## Why is it stuck? Diagnosis", ""]
+    for name, records in runs:
+        if len(runs) > 1:
+            lines += [f"### `{name}`", ""]
+        lines += [f"- {line}" for line in diagnosis_text(records)]
+        lines.append("")
+        prefix = "" if len(runs) == 1 else f"{name}_"
+        for figure in FIGURES:
+            if f"{prefix}{figure}.png" in written:
+                lines += [f"![{CAPTIONS[figure]}]({prefix}{figure}.png)", ""]
+    return "\n".join(lines)
+
+
+__all__ = ["FIGURES", "CAPTIONS", "diagnostic_runs", "test_images_from_env", "write_run_figures",
+           "markdown_section", "figure", "run_records", "histograms_figure", "saturation_figure", "update_ratio_figure",
            "confusion_figure", "misclassified_figure", "diagnosis_text", "save_diagnostic_figures"]
