@@ -238,6 +238,10 @@ def test_report_of_a_folder_of_logs_goes_to_reports_by_default(runs, tmp_path, m
     code, _, stderr = run_cli("report", "all")
     assert code == 0 and "incomplete last line" in stderr
     out = tmp_path / "reports" / "0_main+4"  # named after the first log, plus how many more
-    assert {p.name for p in out.iterdir()} == PNGS | {"summary.md"}
+    names = {p.name for p in out.iterdir()}
+    assert PNGS | {"summary.md"} <= names
+    # each run with diagnostics gets its own figures, prefixed with its log's name
+    assert {"0_main_saturation.png", "3_deep_confusion.png", "2_no_test_update_ratio.png"} <= names
+    assert not any(n.startswith("4_seed") for n in names)
     md = (out / "summary.md").read_text()
     assert all(f"`{i}_{kind}`" in md for i, kind in enumerate(KINDS))
