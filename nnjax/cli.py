@@ -1,5 +1,7 @@
-"""The ``nnjax`` command: ``nnjax train`` (a run from the shell, with live progress) and
-``nnjax report`` (the five figures and a markdown summary of logs, without Jupyter).
+"""The ``nnjax`` command: ``nnjax train`` (a run from the shell, with live progress),
+``nnjax report`` (the five figures and a markdown summary of logs, without Jupyter),
+``nnjax sweep`` (a grid of configurations, vmapped where shapes agree) and ``nnjax compare``
+(runs side by side; the last two live in :mod:`nnjax.sweep_cli`).
 
 This is the front end: the one place that prints. A user mistake (a missing file, a bad value)
 prints one line on stderr and exits with status 2, without a traceback.
@@ -55,24 +57,25 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a finite number greater than 0, got {text}")
-    return value
+def _float_above(minimum: float, *, inclusive: bool):
+    """An argparse type: a finite number greater than ``minimum`` (or equal, if ``inclusive``)."""
+    bound = f"{minimum:g} or more" if inclusive else f"greater than {minimum:g}"
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        ok = value >= minimum if inclusive else value > minimum
+        if not (ok and value < float("inf")):
+            raise argparse.ArgumentTypeError(f"expected a finite number, {bound}, got {text}")
+        return value
+
+    return parse
 
 
-def _non_negative_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not 0 <= value < float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a finite number, 0 or more, got {text}")
-    return value
+_positive_float = _float_above(0.0, inclusive=False)
+_non_negative_float = _float_above(0.0, inclusive=True)
 
 
 def _sizes(values: list[str]) -> list[int]:
@@ -94,13 +97,14 @@ def build_parser() -> ArgumentParser:
     defaults = TrainConfig()
     parser = ArgumentParser(
         prog="nnjax", description="Train Nielsen's MNIST networks and see how they learn.",
-        epilog="examples:\n  nnjax train --epochs 5\n  nnjax report logs/\n\n"
-               "Run 'nnjax train --help' or 'nnjax report --help' for the options.",
+        epilog="examples:\n  nnjax train --epochs 5\n  nnjax report logs/\n"
+               "  nnjax sweep --learning-rate 0.3 1 3 --epochs 5\n  nnjax compare logs/sweep_*/\n\n"
+               "Run 'nnjax COMMAND --help' for the options of each command.",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     from nnjax import __version__
 
     parser.add_argument("--version", action="version", version=f"nnjax {__version__}")
-    commands = parser.add_subparsers(dest="command", metavar="{train,report}")
+    commands = parser.add_subparsers(dest="command", metavar="{train,report,sweep,compare}")
 
     train = commands.add_parser(
         "train", help="train a network on MNIST with live progress and a log",
@@ -135,8 +139,8 @@ def build_parser() -> ArgumentParser:
     data.add_argument("--data-dir", default=None,
                       help="folder with the four MNIST IDX files (default: $NNJAX_DATA_DIR)")
     data.add_argument("--source", choices=("tfds", "idx"), default=None,
-                      help="read the IDX files through tensorflow-datasets (default, cached) or "
-                           "directly (default: $NNJAX_DATA_SOURCE, else tfds)")
+                      help="how to read the IDX files: through a cached tensorflow-datasets copy "
+                           "or directly (default: $NNJAX_DATA_SOURCE, else tfds)")
     data.add_argument("--subset", type=_positive_int, default=None, metavar="N",
                       help="train on the first N training images only (default: all 50,000)")
     data.add_argument("--test-subset", type=_positive_int, default=None, metavar="N",
@@ -163,6 +167,11 @@ def build_parser() -> ArgumentParser:
     report.add_argument("--threshold", type=_non_negative_float, default=DEFAULT_THRESHOLD, metavar="PP",
                         help="percentage points of test accuracy that count as still improving "
                              "(default: %(default)s)")
+
+    from nnjax.sweep_cli import add_compare_parser, add_sweep_parser
+
+    add_sweep_parser(commands)
+    add_compare_parser(commands)
     return parser
 
 
@@ -175,12 +184,20 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
-        parser.error("choose a command: train or report")
+        parser.error("choose a command: train, report, sweep or compare")
     prog = f"nnjax {args.command}"
+    from nnjax.data import DataError
+    from nnjax.logger import LogDirError
+
     try:
         if args.command == "train":
             return _train(args)
-        return _report(args)
+        if args.command == "report":
+            return _report(args)
+        try:
+            return args.handler(args)
+        except (ValueError, TypeError, DataError, LogDirError, FileNotFoundError) as exc:
+            raise UserError(str(exc)) from None
     except UserError as exc:
         print(f"{prog}: error: {exc}", file=sys.stderr)
         return USER_ERROR
@@ -291,6 +308,9 @@ def _print_summary(result, seconds: float) -> None:
         print("accuracy:       - (no test data)")
     if history:
         print(f"final cost:     {history[-1]['train_cost']:.4f} (mean mini-batch cost, training)")
+    if result.status == "nonfinite":
+        print("note:           the cost or a gradient became NaN/inf (the run diverged) and training "
+              "stopped; try a smaller --learning-rate")
     print(f"time:           {seconds:.1f} s (data, compile, training, evaluation)")
     print(f"log:            {result.log_file or '- (--no-log)'}")
 

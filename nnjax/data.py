@@ -15,7 +15,10 @@ to do. nnjax never substitutes fake data.
 from __future__ import annotations
 
 import functools
+import gzip
+import importlib
 import os
+import pickle
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -25,6 +28,7 @@ from nnjax import idx, tfds_source
 from nnjax.idx import DataError
 
 N_VALIDATION = 10_000
+N_CLASSES = 10  # the digits 0-9
 SOURCES = ("tfds", "idx")
 
 
@@ -37,19 +41,25 @@ class Dataset:
 
     ``len(d)``, ``d[i] -> (image (784,), label)``, ``d[:1000] -> Dataset`` (a view: no copy) and
     iteration over pairs work as with the book's lists. ``d.images`` (n, 784) float32 and
-    ``d.labels`` (n,) int32 are what the compiled code uses. The arrays are read-only.
+    ``d.labels`` (n,) int32 are what the compiled code uses. The arrays are read-only. Labels may be
+    given as ints, whole floats, an (n, 1) column or one-hot rows. ``n_classes`` (10 for MNIST,
+    None when unknown) lets training check the size of the output layer.
     """
 
-    def __init__(self, images, labels, *, name: str = "data"):
-        images = np.asarray(images)
-        labels = np.asarray(labels)
+    def __init__(self, images, labels, *, name: str = "data", n_classes: int | None = None):
+        images = _numeric(images, f"{name}: images")
+        labels = _numeric(labels, f"{name}: labels")
+        if images.ndim < 2:
+            raise ValueError(f"{name}: images must be an array of shape (n, 784) — one row per image "
+                             f"(or (n, 28, 28), (n, 784, 1)); got shape {images.shape}")
         if images.ndim > 2:
             images = images.reshape(len(images), -1)
         if images.dtype == np.uint8:
             images = images.astype(np.float32) / 255.0
         self.images = _read_only(images.astype(np.float32, copy=False))
-        self.labels = _read_only(labels.astype(np.int32, copy=False))
+        self.labels = _read_only(_class_labels(labels, name))
         self.name = name
+        self.n_classes = n_classes
         if len(self.images) != len(self.labels):
             raise ValueError(f"{name}: {len(self.images)} images but {len(self.labels)} labels")
 
@@ -58,7 +68,11 @@ class Dataset:
 
     def __getitem__(self, item):
         if isinstance(item, slice):
-            return Dataset(self.images[item], self.labels[item], name=self.name)
+            part = Dataset(self.images[item], self.labels[item], name=self.name,
+                           n_classes=self.n_classes)
+            if hasattr(self, "origin"):
+                part.origin = self.origin
+            return part
         return self.images[item], int(self.labels[item])
 
     def __iter__(self) -> Iterator[tuple[np.ndarray, int]]:
@@ -71,6 +85,35 @@ class Dataset:
     @property
     def n_inputs(self) -> int:
         return int(self.images.shape[1])
+
+
+def _numeric(values, what: str) -> np.ndarray:
+    """``values`` as a NumPy array of numbers, or a ``TypeError`` saying what was wrong."""
+    try:
+        array = np.asarray(values)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{what} must be an array of numbers ({exc})") from exc
+    if array.dtype.kind not in "biuf":
+        raise TypeError(f"{what} must be an array of numbers, got dtype {array.dtype}")
+    return array
+
+
+def _class_labels(labels: np.ndarray, name: str) -> np.ndarray:
+    """Labels as int32 digits, shape (n,): from ints, whole floats, (n, 1) columns or one-hot rows."""
+    if labels.ndim == 2 and labels.shape[1] == 1:
+        labels = labels[:, 0]
+    elif labels.ndim == 2:  # one-hot rows, as the book's training data
+        if not (np.isin(labels, (0, 1)).all() and (labels.sum(axis=1) == 1).all()):
+            raise ValueError(f"{name}: 2-D labels must be one-hot rows (a single 1 per row), "
+                             f"shape (n, classes); got shape {labels.shape} with other values")
+        labels = labels.argmax(axis=1)
+    if labels.ndim != 1:
+        raise ValueError(f"{name}: labels must have shape (n,) (digits 0-9), (n, 1) or one-hot "
+                         f"(n, classes); got shape {labels.shape}")
+    if labels.dtype.kind == "f" and not (np.isfinite(labels).all() and (labels == np.round(labels)).all()):
+        raise ValueError(f"{name}: labels must be whole numbers (class indices such as 0-9); "
+                         f"got non-integer values such as {labels[labels != np.round(labels)][:3]}")
+    return labels.astype(np.int32, copy=False)
 
 
 def _read_only(a: np.ndarray) -> np.ndarray:
@@ -89,9 +132,8 @@ def as_dataset(data, *, name: str = "data") -> Dataset:
         return data
     if data is None:
         raise TypeError(f"{name} is None; pass a Dataset such as MNISTLoader.load_data()[0]")
-    if isinstance(data, tuple) and len(data) == 2 and all(hasattr(a, "shape") for a in data) \
-            and np.ndim(data[0]) >= 2:
-        images, labels = data
+    if isinstance(data, (tuple, list)) and len(data) == 2 and all(hasattr(a, "shape") for a in data):
+        images, labels = data  # (images, labels) arrays; Dataset checks their shapes
     elif isinstance(data, (str, bytes, dict)) or not isinstance(data, Iterable):
         raise TypeError(f"{name} must be a Dataset, an (images, labels) pair of arrays or a list of "
                         f"(image, label) pairs; got {type(data).__name__}")
@@ -103,19 +145,18 @@ def as_dataset(data, *, name: str = "data") -> Dataset:
             images = np.stack([np.asarray(x, np.float32).reshape(-1) for x, _ in pairs])
             labels = np.array([_label(y) for _, y in pairs])
         except (TypeError, ValueError) as exc:
-            raise TypeError(f"{name} must hold (image, label) pairs of the same size ({exc})") from exc
-    images = np.asarray(images)
-    labels = np.asarray(labels)
-    if labels.ndim == 2:  # one-hot rows
-        labels = labels.argmax(axis=1)
-    if len(images) == 0:
+            raise TypeError(f"{name} must be (images, labels) arrays or a list of (image, label) "
+                            f"pairs of the same size, images of 784 numbers and integer labels "
+                            f"({exc})") from exc
+    ds = Dataset(images, labels, name=name)
+    if len(ds) == 0:
         raise ValueError(f"{name} is empty: it needs at least one (image, label) pair")
-    return Dataset(images, labels, name=name)
+    return ds
 
 
 def _label(y) -> int:
     y = np.asarray(y)
-    return int(y.argmax()) if y.size > 1 else int(y.reshape(()))
+    return int(y.argmax()) if y.size > 1 else y.reshape(()).item()  # Dataset checks it is whole
 
 
 def data_dir_from_env() -> Path | None:
@@ -142,9 +183,11 @@ def load_mnist(data_dir: str | os.PathLike | None = None, *, source: str | None 
     if not 0 <= n_validation < n_train_file:
         raise ValueError(f"n_validation must be in [0, {n_train_file}), got {n_validation}")
     cut = n_train_file - n_validation
-    train = Dataset(arrays["train_images"][:cut], arrays["train_labels"][:cut], name="training")
-    val = Dataset(arrays["train_images"][cut:], arrays["train_labels"][cut:], name="validation")
-    test = Dataset(arrays["test_images"], arrays["test_labels"], name="test")
+    train = Dataset(arrays["train_images"][:cut], arrays["train_labels"][:cut], name="training",
+                    n_classes=N_CLASSES)
+    val = Dataset(arrays["train_images"][cut:], arrays["train_labels"][cut:], name="validation",
+                  n_classes=N_CLASSES)
+    test = Dataset(arrays["test_images"], arrays["test_labels"], name="test", n_classes=N_CLASSES)
     for d in (train, val, test):
         d.origin = origin
     return train, val, test
@@ -184,6 +227,49 @@ def _load_without_folder() -> dict[str, np.ndarray]:
         "for example: export NNJAX_DATA_DIR=../shared/data/mnist")
 
 
+class _ArraysOnly(pickle.Unpickler):
+    """An unpickler that builds NumPy arrays (and tuples, lists, numbers) and nothing else: pickle
+    runs whatever code a file names, so every other class or function is refused."""
+
+    ALLOWED = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+               ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar"),
+               ("numpy", "ndarray"), ("numpy", "dtype"),
+               ("_codecs", "encode")}  # how Python 3 writes array bytes at protocol 2
+
+    def find_class(self, module, name):
+        if (module, name) not in self.ALLOWED:
+            raise pickle.UnpicklingError(f"refusing {module}.{name}: only NumPy arrays are allowed")
+        if module.startswith("numpy.core") and int(np.__version__.split(".")[0]) >= 2:
+            module = module.replace("numpy.core", "numpy._core", 1)
+        return getattr(importlib.import_module(module), name)
+
+    def persistent_load(self, pid):
+        raise pickle.UnpicklingError("refusing a persistent id: only NumPy arrays are allowed")
+
+
+def load_mnist_pkl(path: str | os.PathLike) -> tuple[Dataset, Dataset, Dataset]:
+    """``(training, validation, test)`` from Nielsen's ``mnist.pkl.gz`` (50,000 / 10,000 / 10,000).
+
+    The file is a (Python 2) pickle; it is read with an unpickler that admits NumPy arrays and
+    nothing else, so a tampered file raises :class:`DataError` instead of running code.
+    """
+    path = Path(path)
+    try:
+        with gzip.open(path, "rb") as f:
+            splits = _ArraysOnly(f, encoding="latin1").load()
+    except (pickle.UnpicklingError, OSError, EOFError, ValueError, TypeError, AttributeError) as exc:
+        raise DataError(f"{path}: cannot read it as Nielsen's mnist.pkl.gz ({exc})") from exc
+    if not (isinstance(splits, (tuple, list)) and len(splits) == 3
+            and all(isinstance(p, (tuple, list)) and len(p) == 2 for p in splits)):
+        raise DataError(f"{path}: expected three (images, labels) pairs (training, validation, test)")
+    names = ("training", "validation", "test")
+    out = tuple(Dataset(images, labels, name=name, n_classes=N_CLASSES)
+                for name, (images, labels) in zip(names, splits))
+    for d in out:
+        d.origin = f"pkl:{path}"
+    return out
+
+
 class MNISTLoader:
     """The seed project's loader: ``MNISTLoader.load_data()`` → ``(training, validation, test)``."""
 
@@ -192,4 +278,5 @@ class MNISTLoader:
         return load_mnist(data_dir, source=source)
 
 
-__all__ = ["Dataset", "DataError", "DataNotFoundError", "as_dataset", "load_mnist", "MNISTLoader"]
+__all__ = ["Dataset", "DataError", "DataNotFoundError", "as_dataset", "load_mnist", "load_mnist_pkl",
+           "MNISTLoader"]

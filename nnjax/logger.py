@@ -4,7 +4,8 @@ Schema (version 1). Every line is a JSON object with ``type``, ``run_id``, ``sch
 ``timestamp`` (UTC, ISO 8601). Record types, in the order a run writes them:
 
 - ``run_start``: ``config`` (sizes, activation, cost, init, optimizer and hyperparameters,
-  mini-batch size, epochs, seed, log interval, ...), ``data`` (source, sizes), ``environment``
+  mini-batch size, epochs, seed, log interval, monitor flags, early stopping and schedule, ...),
+  ``data`` (source, sizes, ``n_evaluation``), ``environment``
   (library versions, JAX backend and device, dtype).
 - ``epoch_start``: ``epoch`` (0-based, as the book prints), ``total_epochs``.
 - ``mini_batch``: ``epoch``, ``batch_idx``, ``step`` (global), ``batch_size``, ``gradient_stats``:
@@ -29,7 +30,17 @@ Schema (version 1). Every line is a JSON object with ``type``, ``run_id``, ``sch
   ``"log10_abs"`` (edges in log10 |g|), plus ``zeros`` (exact zeros); both kinds count ``nan`` apart.
 - ``epoch_end``: ``epoch``, ``test_accuracy`` (number correct, null without test data),
   ``test_total``, ``accuracy_percent``, ``duration_seconds`` (training, device finished),
-  ``train_cost`` (mean mini-batch cost), ``eval_seconds``.
+  ``train_cost`` (mean mini-batch cost), ``eval_seconds``, ``learning_rate`` (the rate used in
+  this epoch; null for a custom optimizer). The book's monitors add, when asked
+  (``TrainConfig.monitor_*``): ``training_cost`` (cost of the whole training set after the epoch,
+  L2 term included), ``training_accuracy`` (number correct), ``training_total``,
+  ``training_accuracy_percent``; with evaluation data (``fit(..., evaluation_data=...)``, the
+  validation set): ``evaluation_cost``, ``evaluation_accuracy`` (number correct),
+  ``evaluation_total``, ``evaluation_accuracy_percent``.
+- ``schedule``: ``epoch`` (after which it was decided), ``event`` (``halve_learning_rate``,
+  ``stop_min_learning_rate`` or ``early_stop``), ``best_evaluation_accuracy`` (number correct),
+  ``epochs_without_improvement``; for learning-rate events also ``learning_rate`` (the old rate),
+  ``next_learning_rate`` and ``halvings``.
 - ``nonfinite``: ``epoch``, ``step``, ``action`` (``stopped``/``continued``), ``layers``: per layer
   NaN/inf counts of gradients and parameters.
 - ``activation_pattern``: ``sample_idx``, ``label``, ``prediction``, ``correct``, ``layers``: one
@@ -47,11 +58,15 @@ Schema (version 1). Every line is a JSON object with ``type``, ``run_id``, ``sch
   ``layer`` (or null), ``epoch``, ``value``, ``threshold``, ``hint``; ``summary``: one line per flag.
   The rules are in :mod:`nnjax.diagnose`.
 - ``training_complete``: ``total_duration_seconds``, ``session_id``, ``status`` (``completed``,
-  ``interrupted``, ``nonfinite``, ``early_stopped``, ``error``), ``epochs_completed``.
+  ``interrupted``, ``nonfinite``, ``early_stopped``, ``error``), ``epochs_completed``,
+  ``diagnosis`` (:func:`nnjax.outcome.diagnose`: ``at_chance`` — final test accuracy no better than
+  always guessing the most common digit —, ``chance_percent``, ``final_accuracy_percent``,
+  ``nonfinite_step``, ``message``).
 
 Strict JSON: a NaN or infinity is written as ``null`` and the record gets ``nonfinite_values``, the
 number of values so replaced. Each line is written with a single ``write`` and flushed, so a killed
-run leaves every complete line valid; readers skip a torn last line. Adding a key keeps the version;
+run leaves every complete line valid; readers skip a torn last line and report it
+(:func:`read_records`). Adding a key keeps the version;
 renaming a key or changing a meaning bumps ``SCHEMA_VERSION``.
 """
 
@@ -71,10 +86,11 @@ import numpy as np
 SCHEMA_VERSION = 1
 RECORD_TYPES = ("run_start", "epoch_start", "mini_batch", "weight_snapshot", "probe_stats",
                 "epoch_end", "nonfinite", "activation_pattern", "evaluation_report", "diagnosis",
-                "training_complete")
+                "training_complete", "schedule")
 _KEPT_FOR_DIAGNOSIS = {"run_start": ("config",), "epoch_end": ("epoch", "accuracy_percent"),
                        "mini_batch": ("epoch", "update_stats"),
-                       "probe_stats": ("epoch", "hidden_layers", "output_layer")}
+                       "probe_stats": ("epoch", "hidden_layers", "output_layer"),
+                       "evaluation_report": ("n_examples", "confusion_matrix")}
 
 
 class LogDirError(ValueError):
@@ -147,6 +163,7 @@ class TrainingLogger:
         self._lock = threading.Lock()
         self.epoch_metrics: list[dict] = []
         self.status: str | None = None
+        self.diagnosis: dict | None = None
         self.callback_errors: list[str] = []
         self.flags: list[dict] | None = None
         self._for_diagnosis: list[dict] = []
@@ -259,6 +276,9 @@ class TrainingLogger:
 
         self.flags = list(flags)
         return self.write("diagnosis", flags=self.flags, summary=summary_lines(self.flags))
+    def log_schedule(self, epoch: int, event: str, **fields) -> dict:
+        """A learning-rate change or an early stop decided after ``epoch``."""
+        return self.write("schedule", epoch=epoch, event=event, **fields)
 
     def log_nonfinite(self, *, epoch: int, step: int, action: str, layers: list[dict]) -> dict:
         return self.write("nonfinite", epoch=epoch, step=step, action=action, layers=layers)
@@ -300,6 +320,7 @@ class TrainingLogger:
     def log_training_complete(self, total_duration_seconds: float, status: str = "completed",
                               **extra) -> dict:
         self.status = status
+        self.diagnosis = extra.get("diagnosis")
         return self.write("training_complete", total_duration_seconds=total_duration_seconds,
                           session_id=self.session_id, status=status, **extra)
 
@@ -322,10 +343,40 @@ class TrainingLogger:
             "accuracy_improvement": (accuracies[-1][1] - accuracies[0][1]
                                      if len(accuracies) > 1 else None),
             "status": self.status,
+            "at_chance": (self.diagnosis or {}).get("at_chance"),
+            "diagnosis": (self.diagnosis or {}).get("message"),
             "log_file": str(self.log_file),
             "flags": self.flags,
         }
 
 
+def read_records(path: str | os.PathLike) -> tuple[list[dict], list[str]]:
+    """Every record of a log file, and the problems met: ``(records, problems)``.
+
+    A line that is not a strict-JSON object is skipped and reported in ``problems`` (with its line
+    number) — typically the torn last line of a run killed while writing. Never raises on content.
+    """
+    def refuse(constant):
+        raise ValueError(f"bare {constant} is not strict JSON")
+
+    records, problems = [], []
+    data = Path(path).read_bytes()
+    lines = data.split(b"\n")
+    if lines and lines[-1] == b"":
+        lines.pop()
+    elif lines:
+        problems.append(f"line {len(lines)}: no final newline (torn last line of a killed run?)")
+    for number, raw in enumerate(lines, start=1):
+        try:
+            record = json.loads(raw.decode("utf-8"), parse_constant=refuse)
+            if not isinstance(record, dict):
+                raise ValueError("not a JSON object")
+        except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+            problems.append(f"line {number}: skipped, not a valid record ({exc})")
+            continue
+        records.append(record)
+    return records, problems
+
+
 __all__ = ["TrainingLogger", "LogDirError", "SCHEMA_VERSION", "RECORD_TYPES", "check_writable",
-           "to_json_safe"]
+           "to_json_safe", "read_records"]

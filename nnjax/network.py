@@ -8,13 +8,14 @@ Hidden layers use ``activation``; the last layer uses ``output_activation`` (the
 
 from __future__ import annotations
 
+import functools
 import numbers
 from typing import Callable, NamedTuple, Sequence
 
 import jax
 import jax.numpy as jnp
 
-from nnjax.activations import get_activation, sigmoid
+from nnjax.activations import sigmoid
 from nnjax.initializers import get_initializer
 
 Activation = Callable[[jax.Array], jax.Array]
@@ -61,11 +62,19 @@ def check_sizes(sizes: Sequence[int], *, n_inputs: int | None = None,
 def init_params(sizes: Sequence[int], *, key: jax.Array, init="normal") -> Params:
     """Random parameters for layer ``sizes``: weights from ``init``, biases N(0, 1) as in the book.
 
+    Returns a list of :class:`Layer`, layer l with ``w`` (sizes[l+1], sizes[l]) and ``b``
+    (sizes[l+1],), float32. The same ``key`` always gives the same parameters; ``jax.vmap`` over a
+    batch of keys gives a stack of networks (a leading axis on every array).
+
     ``init`` is ``"normal"`` (the book's N(0, 1)), ``"scaled_normal"`` (N(0, 1/n_in)), ``"he"``
     (N(0, 2/n_in)) or a function ``(key, n_out, n_in) -> w``.
     """
-    sizes = check_sizes(sizes)
-    init_fn = get_initializer(init)
+    return _init_params(tuple(check_sizes(sizes)), get_initializer(init), key)
+
+
+@functools.partial(jax.jit, static_argnums=(0, 1))
+def _init_params(sizes: tuple, init_fn, key: jax.Array) -> Params:
+    # compiled once per (sizes, init): op-by-op random calls cost seconds of dispatch
     params = []
     for n_in, n_out in zip(sizes[:-1], sizes[1:]):
         key, kw, kb = jax.random.split(key, 3)
@@ -75,13 +84,14 @@ def init_params(sizes: Sequence[int], *, key: jax.Array, init="normal") -> Param
 
 
 def layer_sizes(params: Params) -> list[int]:
-    """The ``sizes`` list that built ``params``."""
+    """The ``sizes`` list that built ``params``, e.g. ``[784, 30, 10]``."""
     return [int(params[0].w.shape[1])] + [int(layer.w.shape[0]) for layer in params]
 
 
 def forward_z(params: Params, x: jax.Array, activation: Activation = sigmoid,
               output_activation: Activation | None = None) -> tuple[jax.Array, jax.Array]:
-    """The output layer's weighted input ``z`` and activation ``a``, each (batch, n_out)."""
+    """The output layer's weighted input ``z`` and activation ``a``, each (batch, n_out), for a
+    batch ``x`` of shape (batch, n_in). Costs need both: see :mod:`nnjax.costs`."""
     output_activation = activation if output_activation is None else output_activation
     a = x
     for layer in params[:-1]:
@@ -98,7 +108,8 @@ def forward(params: Params, x: jax.Array, activation: Activation = sigmoid,
 
 def all_activations(params: Params, x: jax.Array, activation: Activation = sigmoid,
                     output_activation: Activation | None = None) -> list[jax.Array]:
-    """Every layer's activations for ``x``: ``[x, a_1, ..., a_L]`` (the input first, as in the book)."""
+    """Every layer's activations for ``x`` (batch, n_in): ``[x, a_1, ..., a_L]``, ``a_l`` of shape
+    (batch, n_l) — the input first, as in the book."""
     output_activation = activation if output_activation is None else output_activation
     acts = [x]
     for i, layer in enumerate(params):
@@ -109,13 +120,15 @@ def all_activations(params: Params, x: jax.Array, activation: Activation = sigmo
 
 def predict(params: Params, x: jax.Array, activation: Activation = sigmoid,
             output_activation: Activation | None = None) -> jax.Array:
-    """The predicted class of each row of ``x``: the index of the most active output neuron."""
+    """The predicted class of each row of ``x`` (batch, n_in): the index of the most active output
+    neuron, shape (batch,) int32."""
     return jnp.argmax(forward(params, x, activation, output_activation), axis=-1)
 
 
 def accuracy(params: Params, x: jax.Array, labels: jax.Array, activation: Activation = sigmoid,
              output_activation: Activation | None = None) -> jax.Array:
-    """The number of examples classified correctly (an int32 scalar), as the book's ``evaluate``."""
+    """The number of rows of ``x`` (batch, n_in) whose prediction equals ``labels`` (batch,) int: an
+    int32 scalar, as the book's ``evaluate`` (divide by ``len(labels)`` for a fraction)."""
     return jnp.sum(predict(params, x, activation, output_activation) == labels)
 
 
@@ -124,7 +137,8 @@ def loss(params: Params, x: jax.Array, y: jax.Array, *, activation: Activation =
          n_train: int = 1) -> jax.Array:
     """Mean cost over the batch plus the book's L2 term (λ / 2n) Σ w² (n = training-set size).
 
-    ``y`` is one-hot, (batch, n_out). Its gradient is what plain SGD needs: the book's update
+    ``x`` is (batch, n_in), ``y`` one-hot (batch, n_out); returns a float32 scalar.
+    ``cost`` is a function ``(z, a, y) -> (batch,)`` such as :func:`nnjax.quadratic`. Its gradient is what plain SGD needs: the book's update
     ``w → (1 − ηλ/n) w − (η/m) Σ ∂C_x/∂w`` is ``w − η ∇loss``.
     """
     z, a = forward_z(params, x, activation, output_activation)

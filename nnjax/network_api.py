@@ -13,6 +13,8 @@ parameters trained so far (``net.status == "interrupted"``).
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -56,11 +58,14 @@ class NeuralNetwork:
         return None
 
     def train(self, training_data, epochs: int = 30, mini_batch_size: int = 10,
-              learning_rate: float = 3.0, test_data=None, **overrides) -> FitResult:
+              learning_rate: float = 3.0, test_data=None, *, evaluation_data=None,
+              **overrides) -> FitResult:
         """Mini-batch SGD for ``epochs``; evaluates ``test_data`` after each epoch if given.
 
-        ``overrides`` are other :class:`TrainConfig` fields (``seed``, ``l2``, ``optimizer``, ...).
-        Continues from the current parameters. Returns the :class:`FitResult`.
+        ``overrides`` are other :class:`TrainConfig` fields (``seed``, ``l2``, ``optimizer``,
+        ``monitor_training_cost``, ``early_stopping_n``, ...). ``evaluation_data`` (the validation
+        set) is what the monitors, early stopping and the learning-rate schedule watch, as in the
+        book's ``network2.py``. Continues from the current parameters. Returns the :class:`FitResult`.
         """
         optimizer = overrides.pop("optimizer", None)
         if optimizer is not None and not isinstance(optimizer, str):
@@ -70,7 +75,7 @@ class NeuralNetwork:
         config = self.config.replace(epochs=epochs, mini_batch_size=mini_batch_size,
                                      learning_rate=learning_rate, **overrides_opt, **overrides)
         result = fit(config, training_data, test_data, logger=self._logger_for_run(),
-                     optimizer=custom_optimizer, params=self.params)
+                     optimizer=custom_optimizer, params=self.params, evaluation_data=evaluation_data)
         self.config, self.params = config, result.params
         self.history.extend(result.history)
         self.status = result.status
@@ -105,6 +110,32 @@ class NeuralNetwork:
         acts = network.all_activations(self.params, self._as_batch(x), self._activation,
                                        self._output_activation)
         return [np.asarray(a[0]) for a in acts]
+
+    # -- saving and loading --------------------------------------------------------------------
+    def save(self, path) -> Path:
+        """Save the parameters and configuration to ``path`` (``.npz``, no pickle; see
+        :mod:`nnjax.checkpoint`). Returns the path written."""
+        from nnjax import checkpoint
+
+        return checkpoint.save(path, self.params, self.config)
+
+    @classmethod
+    def load(cls, path, **kwargs) -> "NeuralNetwork":
+        """A network with the parameters and configuration saved at ``path``; it predicts exactly
+        what the saved one did. ``kwargs`` go to the constructor (e.g. ``log_dir`` for a
+        :class:`~nnjax.logged_network.LoggedNeuralNetwork`) or replace saved configuration fields."""
+        import dataclasses
+
+        from nnjax import checkpoint
+
+        fields = {f.name for f in dataclasses.fields(TrainConfig)}
+        params, config = checkpoint.load(path, **{k: v for k, v in kwargs.items() if k in fields})
+        ctor = {k: v for k, v in kwargs.items() if k not in fields}
+        record = dataclasses.asdict(config) if config is not None else {}
+        sizes = record.pop("sizes", None) or network.layer_sizes(params)
+        net = cls(list(sizes), **record, **ctor)
+        net.params = params
+        return net
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.sizes}, activation={self.config.as_record()['activation']!r})"

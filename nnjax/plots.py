@@ -27,7 +27,8 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
 
-from nnjax.analysis import DEFAULT_THRESHOLD, LogTables, layer_change, learning_progress
+from nnjax.analysis import (DEFAULT_THRESHOLD, LogTables, layer_change, layer_change_summary,
+                            learning_progress)
 
 FIGURES = ("accuracy", "weights", "gradients", "timing", "summary")
 MAX_LEGEND = 10  # more runs than this: no per-run legend, the picture would be all legend
@@ -440,8 +441,6 @@ def timing_figure(tables: LogTables) -> Figure:
 def summary_rows(tables: LogTables, *, threshold: float = DEFAULT_THRESHOLD) -> pd.DataFrame:
     """The summary as text, one column per run: configuration, accuracy, epochs, time, status, and
     the answers to "still learning?" and "which layer changes most?"."""
-    from nnjax.analysis import layer_change_summary
-
     progress = learning_progress(tables, threshold).set_index("run")
     changes = layer_change_summary(tables)
     columns = {}

@@ -6,8 +6,12 @@ the device, evaluates, and hands the numbers to the logger (if any) and to a pro
 any). It never prints.
 
 Stopping: Ctrl-C (SIGINT) stops at the end of the current epoch — the next safe point — and the
-run ends with status ``interrupted``, returning the parameters trained so far (a second Ctrl-C
-interrupts at once). A non-finite loss or gradient ends the run with status ``nonfinite`` unless
+run ends with status ``interrupted``, returning the parameters trained so far. An epoch is one
+compiled call: stopping inside it would need a host round trip every step, so the wait is at most
+one epoch (≈0.3 s for the book's network on a CPU). A second Ctrl-C raises ``KeyboardInterrupt``
+(at once, or when the epoch's compiled call returns if Python only regains control then); the
+log is still closed first with status ``interrupted``, and that epoch's work is dropped. A
+non-finite loss or gradient ends the run with status ``nonfinite`` unless
 ``stop_on_nonfinite=False``. In every case the log ends with ``training_complete``, written after
 ``jax.effects_barrier()`` so that no callback record comes after it.
 """
@@ -27,12 +31,14 @@ import jax
 import numpy as np
 import optax
 
-from nnjax import network
-from nnjax.config import TrainConfig, describe_optimizer
+from nnjax import network, schedule
+from nnjax.config import TrainConfig, describe_optimizer, with_weight_decay
 from nnjax.data import Dataset, as_dataset
-from nnjax.diagnose import diagnose
+from nnjax.diagnose import diagnose as diagnosis_flags
 from nnjax.diagnostics import RunDiagnostics
 from nnjax.logger import TrainingLogger
+from nnjax.monitor import make_measure
+from nnjax.outcome import diagnose
 from nnjax.stats import to_rows
 from nnjax.train import make_evaluate, make_train_epoch, weight_stats
 
@@ -48,10 +54,18 @@ class FitResult:
     status: str
     total_seconds: float
     log_file: str | None = None
+    diagnosis: dict | None = None  # nnjax.outcome.diagnose: at_chance, message, ...
 
     @property
     def best_accuracy(self) -> float | None:
         values = [h["accuracy_percent"] for h in self.history if h.get("accuracy_percent") is not None]
+        return max(values) if values else None
+
+    @property
+    def best_evaluation_accuracy(self) -> float | None:
+        """The best evaluation (validation) accuracy in percent, None without evaluation data."""
+        values = [h["evaluation_accuracy_percent"] for h in self.history
+                  if h.get("evaluation_accuracy_percent") is not None]
         return max(values) if values else None
 
     @property
@@ -65,7 +79,7 @@ def check_data(data, config: TrainConfig, *, name: str) -> Dataset:
     ds = as_dataset(data, name=name)
     if len(ds) == 0:
         raise ValueError(f"{name} is empty: it needs at least one (image, label) pair")
-    network.check_sizes(config.sizes, n_inputs=ds.n_inputs)
+    network.check_sizes(config.sizes, n_inputs=ds.n_inputs, n_classes=ds.n_classes)
     n_classes = config.sizes[-1]
     low, high = int(ds.labels.min()), int(ds.labels.max())
     if low < 0 or high >= n_classes:
@@ -98,17 +112,23 @@ def environment() -> dict:
 @contextlib.contextmanager
 def stop_on_sigint():
     """Within the block, the first Ctrl-C sets the returned flag instead of raising; a second one
-    raises ``KeyboardInterrupt`` as usual. Outside the main thread signals cannot be caught, so
-    the flag simply stays unset."""
+    also sets ``flag.aborted`` and raises ``KeyboardInterrupt`` — except while a host callback of
+    the compiled epoch runs (Python often handles the signal there), where an exception would
+    abort the epoch as a ``JaxRuntimeError``; :func:`fit` then raises it when the epoch returns.
+    Outside the main thread signals cannot be caught, so the flag simply stays unset."""
     flag = threading.Event()
+    flag.aborted = False
     if threading.current_thread() is not threading.main_thread():
         yield flag
         return
     previous = signal.getsignal(signal.SIGINT)
 
     def handler(signum, frame):
+        if flag.is_set():
+            flag.aborted = True
+            if not _in_host_callback(frame):
+                raise KeyboardInterrupt
         flag.set()
-        signal.signal(signal.SIGINT, previous if callable(previous) else signal.default_int_handler)
 
     signal.signal(signal.SIGINT, handler)
     try:
@@ -117,23 +137,47 @@ def stop_on_sigint():
         signal.signal(signal.SIGINT, previous)
 
 
+def _in_host_callback(frame) -> bool:
+    """Whether ``frame`` runs inside a JAX host callback (where raising breaks the compiled call)."""
+    while frame is not None:
+        if frame.f_code.co_filename.replace("\\", "/").endswith("jax/_src/callback.py"):
+            return True
+        frame = frame.f_back
+    return False
+
+
 def fit(config: TrainConfig, training_data, test_data=None, *, logger: TrainingLogger | None = None,
         optimizer: optax.GradientTransformation | None = None, params=None,
-        on_epoch: Callable[[dict], None] | None = None, probe_data=None) -> FitResult:
+        on_epoch: Callable[[dict], None] | None = None, evaluation_data=None,
+        probe_data=None) -> FitResult:
     """Train a network as ``config`` says; returns a :class:`FitResult`.
 
     ``training_data`` / ``test_data``: a :class:`Dataset`, ``(images, labels)`` arrays or a list of
     the book's ``(x, y)`` pairs. ``test_data`` is evaluated after every epoch. ``logger`` (a
     :class:`TrainingLogger`) receives the learning-mode log. ``optimizer`` overrides the one the
     config names; ``params`` continues from given parameters. ``on_epoch`` receives each epoch's
-    summary dict (used for progress bars). With a logger and ``config.diagnostics``, each epoch
-    also logs ``probe_stats`` on 1,000 images fixed for the run — from ``probe_data`` (e.g. the
-    validation set) if given, else from ``training_data`` — and the run ends with an
-    ``evaluation_report`` (with test data) and a ``diagnosis``.
+    summary dict (used for progress bars).
+
+    ``evaluation_data`` (the book's, usually the validation set) is measured after every epoch as
+    the ``monitor_*`` flags of ``config`` ask, with the training data's cost and accuracy if asked;
+    early stopping and the learning-rate schedule (``config.early_stopping_n``,
+    ``config.lr_schedule_n``, see :mod:`nnjax.schedule`) watch its accuracy. An early stop ends the
+    run with status ``early_stopped``.
+
+    With a logger and ``config.diagnostics``, each epoch also logs ``probe_stats`` on 1,000 images
+    fixed for the run — from ``probe_data`` if given, else ``evaluation_data``, else
+    ``training_data`` — and the run ends with an ``evaluation_report`` (with test data) and a
+    ``diagnosis`` record (flags, see :mod:`nnjax.diagnose`).
     """
     start = time.perf_counter()
     train_ds = check_data(training_data, config, name="training_data")
     test_ds = check_data(test_data, config, name="test_data") if test_data is not None else None
+    eval_ds = (check_data(evaluation_data, config, name="evaluation_data")
+               if evaluation_data is not None else None)
+    if eval_ds is None and (config.early_stopping_n or config.lr_schedule_n):
+        raise ValueError("early_stopping_n and lr_schedule_n watch the evaluation accuracy: pass "
+                         "evaluation_data (the validation set), e.g. fit(config, training, test, "
+                         "evaluation_data=validation)")
     probe_ds = check_data(probe_data, config, name="probe_data") if probe_data is not None else None
     if config.mini_batch_size > len(train_ds):
         raise ValueError(f"mini_batch_size {config.mini_batch_size} is larger than the training set "
@@ -143,8 +187,11 @@ def fit(config: TrainConfig, training_data, test_data=None, *, logger: TrainingL
     init_key, key = jax.random.split(key)
     if params is None:
         params = network.init_params(config.sizes, key=init_key, init=config.init)
-    tx = optimizer if optimizer is not None else config.build_optimizer()
+    tx = (with_weight_decay(optimizer, config.weight_decay) if optimizer is not None
+          else config.build_optimizer())
     opt_state = tx.init(params)
+    if config.lr_schedule_n:
+        schedule.set_learning_rate(opt_state, config.learning_rate)  # refuses optimizers without one
     steps = len(train_ds) // config.mini_batch_size
     train_epoch = make_train_epoch(
         activation=config.activation, output_activation=config.output_activation, cost=config.cost,
@@ -153,22 +200,31 @@ def fit(config: TrainConfig, training_data, test_data=None, *, logger: TrainingL
         on_stats=logger.on_stats(config.mini_batch_size) if logger else None,
         stop_on_nonfinite=config.stop_on_nonfinite)
     evaluate = make_evaluate(activation=config.activation, output_activation=config.output_activation)
+    measure = make_measure(activation=config.activation, output_activation=config.output_activation,
+                           cost=config.cost, l2=config.l2)
 
     images, labels = jax.device_put(train_ds.images), jax.device_put(train_ds.labels)
     if test_ds is not None:
         test_images, test_labels = jax.device_put(test_ds.images), jax.device_put(test_ds.labels)
+    if eval_ds is not None:
+        eval_images, eval_labels = jax.device_put(eval_ds.images), jax.device_put(eval_ds.labels)
 
     if logger:
         data_record = {"source": getattr(train_ds, "origin", "user"), "n_train": len(train_ds),
                        "n_test": len(test_ds) if test_ds is not None else None,
+                       "n_evaluation": len(eval_ds) if eval_ds is not None else None,
                        "steps_per_epoch": steps}
-        logger.log_run_start(config={**config.as_record(),
-                                     "optimizer": describe_optimizer(optimizer, config)},
+        config_record = {**config.as_record(), "optimizer": describe_optimizer(optimizer, config)}
+        if optimizer is not None:  # a custom optax optimizer: its own rate, if it exposes one
+            config_record["learning_rate"] = schedule.find_learning_rate(opt_state)
+        logger.log_run_start(config=config_record,
                              data=data_record, environment=environment())
     diag = None
     if logger and config.diagnostics:
-        diag = RunDiagnostics(config, params, train_ds if probe_ds is None else probe_ds,
-                              source="training_data" if probe_ds is None else "probe_data")
+        probe, source = next((d, name) for d, name in ((probe_ds, "probe_data"),
+                                                       (eval_ds, "evaluation_data"),
+                                                       (train_ds, "training_data")) if d is not None)
+        diag = RunDiagnostics(config, params, probe, source=source)
 
     history: list[dict] = []
     status = "completed"
@@ -184,6 +240,8 @@ def fit(config: TrainConfig, training_data, test_data=None, *, logger: TrainingL
                 jax.block_until_ready(result)
                 if logger:
                     jax.effects_barrier()  # every mini_batch record of this epoch is written
+                if interrupted.aborted:  # a second Ctrl-C, possibly swallowed in a callback
+                    raise KeyboardInterrupt
                 duration = time.perf_counter() - t0
                 params, opt_state = result.params, result.opt_state
                 entry = {"epoch": epoch, "duration_seconds": duration,
@@ -195,6 +253,10 @@ def fit(config: TrainConfig, training_data, test_data=None, *, logger: TrainingL
                                  accuracy_percent=100.0 * correct / len(test_ds))
                 else:
                     entry.update(test_accuracy=None, test_total=None, accuracy_percent=None)
+                entry.update(_monitor(config, measure, params, (images, labels),
+                                      (eval_images, eval_labels) if eval_ds is not None else None))
+                entry["learning_rate"] = (schedule.find_learning_rate(opt_state) if config.lr_schedule_n
+                                          else config.learning_rate if optimizer is None else None)
                 entry["eval_seconds"] = time.perf_counter() - t1
                 bad_step = int(result.nonfinite.step)
                 if bad_step >= 0 and not nonfinite_reported:
@@ -210,7 +272,8 @@ def fit(config: TrainConfig, training_data, test_data=None, *, logger: TrainingL
                         logger.log_probe_stats(epoch, **diag.epoch_fields(params))
                     logger.log_epoch_end(epoch, entry["test_accuracy"], entry["test_total"],
                                          duration, train_cost=entry["train_cost"],
-                                         eval_seconds=entry["eval_seconds"])
+                                         eval_seconds=entry["eval_seconds"],
+                                         **{k: entry[k] for k in MONITOR_FIELDS if k in entry})
                 history.append(entry)
                 if on_epoch:
                     on_epoch(entry)
@@ -220,11 +283,15 @@ def fit(config: TrainConfig, training_data, test_data=None, *, logger: TrainingL
                 if interrupted.is_set():
                     status = "interrupted"
                     break
+                opt_state, stop = _schedule_step(config, history, opt_state, logger)
+                if stop:
+                    status = "early_stopped"
+                    break
         if diag:
             if test_ds is not None:
                 logger.log_evaluation_report(**diag.evaluation_fields(params, test_images, test_labels))
             jax.effects_barrier()  # every mini_batch record is in before the diagnosis reads them
-            logger.log_diagnosis(diagnose(logger.diagnosis_records()))
+            logger.log_diagnosis(diagnosis_flags(logger.diagnosis_records()))
     except KeyboardInterrupt:
         status = "interrupted"
         raise
@@ -233,11 +300,14 @@ def fit(config: TrainConfig, training_data, test_data=None, *, logger: TrainingL
         raise
     finally:
         total = time.perf_counter() - start
+        diagnosis = diagnose(history, status, test_ds.labels if test_ds is not None else None)
         if logger:
             jax.effects_barrier()
-            logger.log_training_complete(total, status, epochs_completed=len(history))
+            logger.log_training_complete(total, status, epochs_completed=len(history),
+                                         diagnosis=diagnosis)
             logger.close()
-    return FitResult(params, history, status, total, str(logger.log_file) if logger else None)
+    return FitResult(params, history, status, total, str(logger.log_file) if logger else None,
+                     diagnosis)
 
 
 def _nonfinite_rows(nonfinite) -> list[dict]:
@@ -245,3 +315,67 @@ def _nonfinite_rows(nonfinite) -> list[dict]:
     after = to_rows(nonfinite.param_counts)
     return [{"layer": g["layer"], **{f"grad_{k}": v for k, v in g.items() if k != "layer"},
              **{f"param_{k}": v for k, v in p.items() if k != "layer"}} for g, p in zip(grads, after)]
+
+
+# Keys the monitors add to each epoch's summary and to its epoch_end record.
+MONITOR_FIELDS = ("learning_rate", "training_cost", "training_accuracy", "training_total",
+                  "training_accuracy_percent", "evaluation_cost", "evaluation_accuracy",
+                  "evaluation_total", "evaluation_accuracy_percent")
+
+
+def _monitor(config: TrainConfig, measure, params, train_arrays, eval_arrays) -> dict:
+    """The book's monitor_* numbers after an epoch, as a dict of the fields asked for."""
+    out = {}
+    n_train_set = int(train_arrays[1].shape[0])
+    n_train = n_train_set  # the n of the L2 term λ/2n
+    if config.monitor_training_cost or config.monitor_training_accuracy:
+        m = measure(params, *train_arrays, n_train)
+        if config.monitor_training_cost:
+            out["training_cost"] = float(m.cost)
+        if config.monitor_training_accuracy:
+            out.update(training_accuracy=int(m.correct), training_total=n_train_set,
+                       training_accuracy_percent=100.0 * int(m.correct) / n_train_set)
+    needs_accuracy = (config.monitor_evaluation_accuracy or config.early_stopping_n
+                      or config.lr_schedule_n)
+    if eval_arrays is not None and (needs_accuracy or config.monitor_evaluation_cost):
+        m = measure(params, *eval_arrays, n_train)
+        n_eval = int(eval_arrays[1].shape[0])
+        if config.monitor_evaluation_cost:
+            out["evaluation_cost"] = float(m.cost)
+        if needs_accuracy:
+            out.update(evaluation_accuracy=int(m.correct), evaluation_total=n_eval,
+                       evaluation_accuracy_percent=100.0 * int(m.correct) / n_eval)
+    return out
+
+
+def _schedule_step(config: TrainConfig, history: list[dict], opt_state, logger):
+    """After an epoch: apply the learning-rate schedule and the early-stopping rule to the
+    evaluation accuracies so far; returns the (possibly re-rated) optimizer state and whether to
+    stop. Each change is written to the log as a ``schedule`` record."""
+    if not (config.early_stopping_n or config.lr_schedule_n):
+        return opt_state, False
+    accuracies = [h["evaluation_accuracy"] for h in history]
+    epoch = history[-1]["epoch"]
+    info = {"best_evaluation_accuracy": max(accuracies),
+            "epochs_without_improvement": schedule.epochs_without_improvement(accuracies)}
+    if config.lr_schedule_n:
+        decision = schedule.halving_schedule(accuracies, learning_rate=config.learning_rate,
+                                             n=config.lr_schedule_n)
+        if decision.changed:
+            old = schedule.find_learning_rate(opt_state)
+            if decision.stop:
+                if logger:
+                    logger.log_schedule(epoch, "stop_min_learning_rate", learning_rate=old,
+                                        next_learning_rate=decision.learning_rate,
+                                        halvings=decision.halvings, **info)
+                return opt_state, True
+            opt_state = schedule.set_learning_rate(opt_state, decision.learning_rate)
+            if logger:
+                logger.log_schedule(epoch, "halve_learning_rate", learning_rate=old,
+                                    next_learning_rate=decision.learning_rate,
+                                    halvings=decision.halvings, **info)
+    if schedule.should_stop_early(accuracies, config.early_stopping_n):
+        if logger:
+            logger.log_schedule(epoch, "early_stop", **info)
+        return opt_state, True
+    return opt_state, False

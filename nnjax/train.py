@@ -65,11 +65,11 @@ class StepResult(NamedTuple):
 
 def make_step(*, activation=sigmoid, output_activation=None, cost=quadratic,
               optimizer: optax.GradientTransformation, l2: float = 0.0):
-    """A pure mini-batch step ``step(params, opt_state, x, y, n_train) -> StepResult``.
+    """A pure mini-batch step ``step(params, opt_state, x, y, n_train=None) -> StepResult``.
 
     ``x`` (batch, n_in) float32, ``y`` (batch, n_out) one-hot; ``n_train`` scales the L2 term
-    (the book's λ/n). This is the building block of :func:`make_train_epoch` and of vmapped
-    sweeps; jit it, scan it or vmap it as you like.
+    (the book's λ/n) and is needed only when ``l2`` is not zero. This is the building block of
+    :func:`make_train_epoch` and of vmapped sweeps; jit it, scan it or vmap it as you like.
     """
     activation = get_activation(activation)
     output_activation = activation if output_activation is None else get_activation(output_activation)
@@ -79,7 +79,12 @@ def make_step(*, activation=sigmoid, output_activation=None, cost=quadratic,
         return network.loss(params, x, y, activation=activation, output_activation=output_activation,
                             cost=cost, l2=l2, n_train=n_train)
 
-    def step(params, opt_state, x, y, n_train):
+    def step(params, opt_state, x, y, n_train=None):
+        if n_train is None:
+            if l2:
+                raise ValueError("with l2 > 0 the step needs n_train, the training-set size "
+                                 "(the book's n in λ/2n Σw²)")
+            n_train = 1
         loss, grads = jax.value_and_grad(loss_fn)(params, x, y, n_train)
         updates, opt_state = optimizer.update(grads, opt_state, params)
         return StepResult(optax.apply_updates(params, updates), opt_state, loss, grads, updates)
@@ -91,14 +96,16 @@ def make_train_epoch(*, activation=sigmoid, output_activation=None, cost=quadrat
                      optimizer: optax.GradientTransformation, mini_batch_size: int,
                      l2: float = 0.0, n_train: int | None = None, log_every: int | None = None,
                      on_stats: StatsSink | None = None, stop_on_nonfinite: bool = True):
-    """Build the compiled epoch ``train_epoch(params, opt_state, images, labels, key, epoch)``.
+    """Build the compiled epoch ``train_epoch(params, opt_state, images, labels, key, epoch=0)``.
 
     ``images`` (n, n_in) float32 and ``labels`` (n,) int on the device; each epoch visits
     ``n // mini_batch_size`` mini-batches of a fresh permutation from ``key`` (the remainder is
     dropped, as the book's slicing would give a short last batch). ``epoch`` (int) numbers the
     records. ``l2`` is the book's λ, scaled by ``n_train`` (default: ``n``). ``on_stats`` receives,
     on the host, ``{"epoch", "batch_idx", "step", "stats": stats.step_stats(...)}`` with NumPy
-    values every ``log_every`` steps (the first step of each epoch included).
+    values every ``log_every`` steps (the first step of each epoch included). Without ``on_stats``
+    the epoch has no host callback, so it can be ``jax.vmap``-ped (over parameters, optimizer
+    states and keys: several networks at once); an ordered callback cannot be.
 
     Returns a jitted function giving an :class:`EpochResult`. Calls with new data shapes recompile;
     calls with new values (parameters, keys, epochs) do not.
@@ -118,12 +125,11 @@ def make_train_epoch(*, activation=sigmoid, output_activation=None, cost=quadrat
         io_callback(host_sink, None, payload, ordered=True)
 
     @jax.jit
-    def train_epoch(params, opt_state, images, labels, key, epoch):
+    def train_epoch(params, opt_state, images, labels, key, epoch=0):
         n, n_out = images.shape[0], params[-1].w.shape[0]
         steps = n // mini_batch_size
         n_l2 = jnp.float32(n_train or n)
-        order = jax.random.permutation(key, n)[: steps * mini_batch_size]
-        batches = order.reshape(steps, mini_batch_size)
+        batches = minibatches(n, mini_batch_size, key=key)
         epoch = jnp.asarray(epoch, jnp.int32)
         zero_counts = jax.tree_util.tree_map(jnp.zeros_like, stats.nonfinite_counts(params))
 
@@ -162,8 +168,24 @@ def make_train_epoch(*, activation=sigmoid, output_activation=None, cost=quadrat
     return train_epoch
 
 
+def minibatches(n: int, mini_batch_size: int, *, key: jax.Array) -> jax.Array:
+    """One epoch's shuffled mini-batches: example indices of shape (n // mini_batch_size,
+    mini_batch_size), int32, from a permutation of ``range(n)`` drawn with ``key``.
+
+    The remainder of ``n`` that does not fill a mini-batch is left out of this epoch (a fresh
+    permutation next epoch picks others). Row ``i`` indexes the data of step ``i``, as
+    ``images[batches[i]]``: the book's ``random.shuffle`` and slicing, without touching the data.
+    """
+    if mini_batch_size <= 0 or mini_batch_size > n:
+        raise ValueError(f"mini_batch_size must be between 1 and n = {n}, got {mini_batch_size}")
+    steps = n // mini_batch_size
+    order = jax.random.permutation(key, n)[: steps * mini_batch_size]
+    return order.reshape(steps, mini_batch_size).astype(jnp.int32)
+
+
 def make_evaluate(*, activation=sigmoid, output_activation=None):
-    """Compiled ``evaluate(params, images, labels) -> number correct`` (int32), as the book's."""
+    """Compiled ``evaluate(params, images, labels) -> number correct`` (int32 scalar), as the
+    book's; ``images`` (n, n_in) float32, ``labels`` (n,) int."""
     activation = get_activation(activation)
     output_activation = activation if output_activation is None else get_activation(output_activation)
 

@@ -1,0 +1,11 @@
+"""How many hidden neurons? One sweep on real MNIST (see nnjax.questions).
+
+    NNJAX_DATA_DIR=../shared/data/mnist python scripts/sweep_hidden_sizes.py [--epochs 5] [--seeds 0 1]
+"""
+
+import sys
+
+from nnjax.sweep_cli import question_main
+
+if __name__ == "__main__":
+    sys.exit(question_main("hidden"))
