@@ -42,7 +42,8 @@ Schema (version 1). Every line is a JSON object with ``type``, ``run_id``, ``sch
   ``epochs_without_improvement``; for learning-rate events also ``learning_rate`` (the old rate),
   ``next_learning_rate`` and ``halvings``.
 - ``nonfinite``: ``epoch``, ``step``, ``action`` (``stopped``/``continued``), ``layers``: per layer
-  NaN/inf counts of gradients and parameters.
+  NaN/inf counts of gradients and parameters, ``cost`` (the mini-batch cost at that step, null
+  when it was itself inf/NaN) and ``cost_finite``.
 - ``activation_pattern``: ``sample_idx``, ``label``, ``prediction``, ``correct``, ``layers``: one
   per layer after the input (the input pixels are not a layer; ``layer`` 1 is the first hidden
   layer), each with ``role`` (``hidden``/``output``), ``activation``, ``mean_activation``,
@@ -280,8 +281,12 @@ class TrainingLogger:
         """A learning-rate change or an early stop decided after ``epoch``."""
         return self.write("schedule", epoch=epoch, event=event, **fields)
 
-    def log_nonfinite(self, *, epoch: int, step: int, action: str, layers: list[dict]) -> dict:
-        return self.write("nonfinite", epoch=epoch, step=step, action=action, layers=layers)
+    def log_nonfinite(self, *, epoch: int, step: int, action: str, layers: list[dict],
+                      cost: float | None = None) -> dict:
+        extra = {}
+        if cost is not None:  # the mini-batch cost at that step: null (counted) when inf/NaN
+            extra = {"cost": cost, "cost_finite": bool(np.isfinite(cost))}
+        return self.write("nonfinite", epoch=epoch, step=step, action=action, layers=layers, **extra)
 
     def log_activation_pattern(self, sample_idx, activations, label, prediction, *,
                                activation: str = "sigmoid", output_activation: str | None = None) -> dict:

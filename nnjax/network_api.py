@@ -37,7 +37,9 @@ class NeuralNetwork:
         self.config = TrainConfig(sizes=tuple(sizes) if isinstance(sizes, list) else sizes, **config)
         self.sizes = list(self.config.sizes)
         self.num_layers = len(self.sizes)
-        self.params = network.init_params(self.sizes, key=jax.random.key(self.config.seed),
+        # the same key derivation as nnjax.fit, so one seed gives one network through either door
+        init_key, _ = jax.random.split(jax.random.key(self.config.seed))
+        self.params = network.init_params(self.sizes, key=init_key,
                                           init=self.config.init)
         self.history: list[dict] = []
         self.status: str | None = None

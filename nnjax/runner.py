@@ -264,7 +264,8 @@ def fit(config: TrainConfig, training_data, test_data=None, *, logger: TrainingL
                     action = "stopped" if config.stop_on_nonfinite else "continued"
                     if logger:
                         logger.log_nonfinite(epoch=epoch, step=bad_step, action=action,
-                                             layers=_nonfinite_rows(result.nonfinite))
+                                             layers=_nonfinite_rows(result.nonfinite),
+                                             cost=float(result.nonfinite.loss))
                     entry["nonfinite_step"] = bad_step
                 if logger:
                     logger.log_weight_snapshot(epoch, to_rows(weight_stats(params)))

@@ -31,12 +31,14 @@ from nnjax.network import Params
 
 
 class Nonfinite(NamedTuple):
-    """Where an epoch first met a non-finite value: global ``step`` (−1 if never) and per-layer
-    NaN/inf counts of the gradients and of the parameters after that step."""
+    """Where an epoch first met a non-finite value: global ``step`` (−1 if never), the mini-batch
+    cost at that step (inf/NaN when the cost itself overflowed) and per-layer NaN/inf counts of the
+    gradients and of the parameters after that step."""
 
     step: jax.Array
     grad_counts: dict
     param_counts: dict
+    loss: jax.Array
 
 
 class EpochResult(NamedTuple):
@@ -150,7 +152,7 @@ def make_train_epoch(*, activation=sigmoid, output_activation=None, cost=quadrat
             bad = jax.lax.cond(
                 first_bad,
                 lambda: Nonfinite(global_step, stats.nonfinite_counts(result.grads),
-                                  stats.nonfinite_counts(result.params)),
+                                  stats.nonfinite_counts(result.params), result.loss),
                 lambda: bad)
             new_params, new_opt_state = result.params, result.opt_state
             if stop_on_nonfinite:
@@ -160,7 +162,7 @@ def make_train_epoch(*, activation=sigmoid, output_activation=None, cost=quadrat
                     (params, opt_state), (new_params, new_opt_state))
             return (new_params, new_opt_state, bad), result.loss
 
-        init_bad = Nonfinite(jnp.int32(-1), zero_counts, zero_counts)
+        init_bad = Nonfinite(jnp.int32(-1), zero_counts, zero_counts, jnp.float32(0.0))
         (params, opt_state, bad), losses = jax.lax.scan(
             step, (params, opt_state, init_bad), (jnp.arange(steps, dtype=jnp.int32), batches))
         return EpochResult(params, opt_state, jnp.mean(losses), bad)
