@@ -10,7 +10,9 @@ list of flags. Each flag says what was seen and what to try::
 A flag describes the *end* of the run (a network that recovers is not stuck); its ``epoch`` is the
 first epoch of the final stretch in which the condition held. The rules:
 
-- ``at_chance``: test accuracy at most 1.5 × chance (15 % for 10 classes) after the last epoch.
+- ``at_chance``: test accuracy no better than always guessing the most common digit of the test
+  set, within three standard errors (as :mod:`nnjax.outcome` judges it; 11.35 % + 1 point on
+  MNIST), after the last epoch; without an ``evaluation_report``, at most 1.5 × 100/K %.
 - ``saturated``: more than 90 % of a sigmoid/tanh layer's units saturated on the probe batch.
 - ``dead_units``: more than 50 % of a ReLU layer's units output 0 on every probe image.
   (Both look at the hidden layers and at the output layer, ``layer`` numbering the weight layer.)
@@ -22,6 +24,8 @@ from __future__ import annotations
 
 from statistics import median
 from typing import Iterable
+
+from nnjax.outcome import chance_margin
 
 CHANCE_FACTOR = 1.5
 SATURATION_THRESHOLD = 0.9
@@ -71,6 +75,11 @@ def diagnose(records: Iterable[dict], *, n_classes: int | None = None) -> list[d
 
     accuracy = [(r["epoch"], r.get("accuracy_percent")) for r in records if r.get("type") == "epoch_end"]
     chance = CHANCE_FACTOR * 100.0 / n_classes
+    report = next((r for r in reversed(records) if r.get("type") == "evaluation_report"), None)
+    if report and report.get("confusion_matrix") and report.get("n_examples"):
+        per_class = [sum(row) for row in report["confusion_matrix"]]
+        guess = 100.0 * max(per_class) / report["n_examples"]
+        chance = guess + chance_margin(guess, report["n_examples"])
     first = _trailing_start(accuracy, lambda v: v <= chance)
     if first is not None:
         flags.append(_flag("at_chance", accuracy[-1][1], chance, first))

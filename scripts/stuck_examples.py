@@ -20,7 +20,7 @@ from nnjax.diagnostic_plots import save_diagnostic_figures
 from nnjax.diagnose import summary_lines
 
 RUNS = {"main": {}, "lr1e6": {"learning_rate": 1e6},
-        "relu": {"activation": "relu", "output_activation": "relu"}}
+        "relu": {"activation": "relu", "output_activation": "relu", "init": "normal"}}
 
 
 def main(argv=None) -> dict:

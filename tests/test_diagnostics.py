@@ -181,7 +181,7 @@ def test_sigmoid_at_learning_rate_1e6_is_flagged_saturated_and_at_chance(mnist, 
 
 def test_relu_with_the_books_init_reports_its_dead_units(mnist, log_dir):
     _, logger, records = _run(mnist, log_dir, 2000, epochs=1, activation="relu",
-                              output_activation="relu")
+                              output_activation="relu", init="normal")
     probe = [r for r in records if r["type"] == "probe_stats"][-1]
     assert probe["dead_rule"] and probe["hidden_layers"][0]["dead_fraction"] >= 0.3
     assert probe["hidden_layers"][0]["saturated_fraction"] is None
