@@ -48,6 +48,8 @@ ACTIVATIONS.register(identity, "linear")
 
 # What "active"/"saturated" means per activation, for diagnostics: the bounds of the output range.
 BOUNDS = {"sigmoid": (0.0, 1.0), "tanh": (-1.0, 1.0)}
+# An output of a bounded activation within this distance of a bound counts as saturated.
+SATURATION_DISTANCE = 0.01
 # When a unit counts as "active": ReLU and tanh above zero, sigmoid (and unknown ones) above 0.5.
 ACTIVE_THRESHOLD = {"relu": 0.0, "tanh": 0.0, "identity": 0.0, "linear": 0.0, "sigmoid": 0.5,
                     "softmax": 0.5}

@@ -333,6 +333,7 @@ def _write_report(files: list[Path], out, *, threshold: float | None = None) -> 
     folder and the files written, as a line to print."""
     from nnjax import report
     from nnjax.analysis import DEFAULT_THRESHOLD, LogError, read_logs
+    from nnjax.diagnostic_plots import test_images_from_env
 
     try:
         tables = read_logs(files)
@@ -343,7 +344,8 @@ def _write_report(files: list[Path], out, *, threshold: float | None = None) -> 
     out_dir = Path(out) if out else report.default_out_dir(files)
     try:
         written = report.write_report(tables, out_dir,
-                                      threshold=DEFAULT_THRESHOLD if threshold is None else threshold)
+                                      threshold=DEFAULT_THRESHOLD if threshold is None else threshold,
+                                      test_images=test_images_from_env())
     except OSError as exc:
         raise UserError(f"cannot write the report to {out_dir}: {exc.strerror or exc}") from None
     return f"{out_dir}{os.sep} ({', '.join(p.name for p in written.values())})"

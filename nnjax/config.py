@@ -53,6 +53,8 @@ class TrainConfig:
     ``learning_rate`` (and ``momentum``), or pass any optax optimizer to :func:`nnjax.fit`.
     ``l2`` is the book's λ (scaled by the training-set size n). ``log_interval`` is N: gradient
     statistics every N mini-batches. ``stop_on_nonfinite`` ends a diverging run at the first NaN/inf.
+    ``diagnostics`` (with a logger) adds per-epoch probe statistics, the end-of-run confusion matrix
+    and the diagnosis flags to the log (see :mod:`nnjax.diagnostics` and :mod:`nnjax.diagnose`).
 
     Chapter 3 (``network2.py``): ``init=None`` picks He for a ReLU hidden layer and the book's large
     N(0, 1) otherwise. ``weight_decay`` is plain decoupled weight decay through optax
@@ -80,6 +82,7 @@ class TrainConfig:
     momentum: float = 0.9
     log_interval: int = 100
     stop_on_nonfinite: bool = True
+    diagnostics: bool = True
     weight_decay: float = 0.0
     monitor_training_cost: bool = False
     monitor_training_accuracy: bool = False
@@ -123,6 +126,8 @@ class TrainConfig:
             raise ValueError(f"unknown optimizer {self.optimizer!r}; allowed: {', '.join(OPTIMIZERS)} "
                              f"(or pass an optax optimizer to fit(..., optimizer=...))")
         set_("optimizer", self.optimizer.lower())
+        if not isinstance(self.diagnostics, bool):
+            raise TypeError(f"diagnostics must be True or False, got {self.diagnostics!r}")
 
     def replace(self, **changes) -> "TrainConfig":
         return dataclasses.replace(self, **changes)

@@ -10,9 +10,24 @@ Schema (version 1). Every line is a JSON object with ``type``, ``run_id``, ``sch
 - ``epoch_start``: ``epoch`` (0-based, as the book prints), ``total_epochs``.
 - ``mini_batch``: ``epoch``, ``batch_idx``, ``step`` (global), ``batch_size``, ``gradient_stats``:
   per-layer lists ``weight_mean``/``weight_max`` (mean and max of |∂C/∂w| of the true gradient,
-  not the update) and ``bias_mean``/``bias_max``.
+  not the update) and ``bias_mean``/``bias_max``; ``update_stats``: per-layer lists
+  ``weight_update_ratio`` (‖Δw‖/‖w‖, Frobenius norms, Δw the optimizer's actual update, w before
+  the step; rule of thumb ≈ 1e-3), ``bias_update_ratio``, ``weight_grad_norm`` (‖∂C/∂w‖),
+  ``bias_grad_norm``, ``weight_update_norm`` (‖Δw‖) and ``weight_norm`` (‖w‖).
 - ``weight_snapshot``: ``epoch``, ``layers``: one object per layer with ``weight_mean``,
   ``weight_std``, ``weight_min``, ``weight_max``, ``bias_mean``, ``bias_std``.
+- ``probe_stats`` (``config.diagnostics``, after each epoch's ``weight_snapshot``): ``epoch``,
+  ``probe_size`` (the same probe images all run: 1,000 fixed images), ``saturation_distance``,
+  ``saturation_rule`` and ``dead_rule`` (the stated rules, null where they do not apply),
+  ``hidden_layers``: per hidden layer (``layer`` = index of the weight layer producing it, 0-based
+  as in ``weight_snapshot``) ``activation``, ``activation_mean``, ``activation_std``,
+  ``saturated_fraction`` (share of units saturated on ≥ 99 % of the probe images; sigmoid/tanh,
+  else null), ``saturated_output_fraction`` (share of single outputs saturated), ``dead_fraction``
+  (ReLU: share of units ≤ 0 on every probe image, else null); ``output_layer``: the same for the
+  output layer; ``weight_histograms``: per weight
+  layer ``layer``, ``edges`` (fixed for the run), ``counts``, ``below``, ``above``;
+  ``gradient_histograms``: per layer the same for |∂C/∂w| on the probe batch with ``scale``
+  ``"log10_abs"`` (edges in log10 |g|), plus ``zeros`` (exact zeros); both kinds count ``nan`` apart.
 - ``epoch_end``: ``epoch``, ``test_accuracy`` (number correct, null without test data),
   ``test_total``, ``accuracy_percent``, ``duration_seconds`` (training, device finished),
   ``train_cost`` (mean mini-batch cost), ``eval_seconds``, ``learning_rate`` (the rate used in
@@ -29,7 +44,20 @@ Schema (version 1). Every line is a JSON object with ``type``, ``run_id``, ``sch
 - ``nonfinite``: ``epoch``, ``step``, ``action`` (``stopped``/``continued``), ``layers``: per layer
   NaN/inf counts of gradients and parameters, ``cost`` (the mini-batch cost at that step, null
   when it was itself inf/NaN) and ``cost_finite``.
-- ``activation_pattern``: ``sample_idx``, ``label``, ``prediction``, ``correct``, ``layers``.
+- ``activation_pattern``: ``sample_idx``, ``label``, ``prediction``, ``correct``, ``layers``: one
+  per layer after the input (the input pixels are not a layer; ``layer`` 1 is the first hidden
+  layer), each with ``role`` (``hidden``/``output``), ``activation``, ``mean_activation``,
+  ``max_activation``, ``active_neurons`` with ``active_rule`` (what "active" means for it: > 0 for
+  ReLU/tanh/linear, > 0.5 for sigmoid), ``total_neurons``; for sigmoid/tanh also
+  ``saturated_neurons`` with ``saturated_rule`` (within 0.01 of a bound).
+- ``evaluation_report`` (end of run, with test data and ``config.diagnostics``): ``n_examples``,
+  ``correct``, ``confusion_matrix`` (rows the true digit, columns the prediction),
+  ``per_class_accuracy``, ``misclassified_indices`` (into the test set), ``misclassified_labels``,
+  ``misclassified_predictions``.
+- ``diagnosis`` (end of run, ``config.diagnostics``): ``flags``: list of ``name``
+  (``at_chance``, ``saturated``, ``dead_units``, ``update_ratio_low``, ``update_ratio_high``),
+  ``layer`` (or null), ``epoch``, ``value``, ``threshold``, ``hint``; ``summary``: one line per flag.
+  The rules are in :mod:`nnjax.diagnose`.
 - ``training_complete``: ``total_duration_seconds``, ``session_id``, ``status`` (``completed``,
   ``interrupted``, ``nonfinite``, ``early_stopped``, ``error``), ``epochs_completed``,
   ``diagnosis`` (:func:`nnjax.outcome.diagnose`: ``at_chance`` — final test accuracy no better than
@@ -57,8 +85,13 @@ from typing import Any
 import numpy as np
 
 SCHEMA_VERSION = 1
-RECORD_TYPES = ("run_start", "epoch_start", "mini_batch", "weight_snapshot", "epoch_end",
-                "nonfinite", "activation_pattern", "training_complete", "schedule")
+RECORD_TYPES = ("run_start", "epoch_start", "mini_batch", "weight_snapshot", "probe_stats",
+                "epoch_end", "nonfinite", "activation_pattern", "evaluation_report", "diagnosis",
+                "training_complete", "schedule")
+_KEPT_FOR_DIAGNOSIS = {"run_start": ("config",), "epoch_end": ("epoch", "accuracy_percent"),
+                       "mini_batch": ("epoch", "update_stats"),
+                       "probe_stats": ("epoch", "hidden_layers", "output_layer"),
+                       "evaluation_report": ("n_examples", "confusion_matrix")}
 
 
 class LogDirError(ValueError):
@@ -133,6 +166,8 @@ class TrainingLogger:
         self.status: str | None = None
         self.diagnosis: dict | None = None
         self.callback_errors: list[str] = []
+        self.flags: list[dict] | None = None
+        self._for_diagnosis: list[dict] = []
 
     def _reserve(self, prefix: str, stamp: str) -> tuple[Path, int]:
         for n in range(1, 10_000):
@@ -156,6 +191,9 @@ class TrainingLogger:
         if replaced:
             record["nonfinite_values"] = replaced
         line = (json.dumps(record, allow_nan=False, separators=(",", ":")) + "\n").encode()
+        if record_type in _KEPT_FOR_DIAGNOSIS:  # a slim copy, for diagnosis() at the end
+            self._for_diagnosis.append({"type": record_type, **{
+                k: record[k] for k in _KEPT_FOR_DIAGNOSIS[record_type] if k in record}})
         with self._lock:
             if self._fd is None:
                 self._fd = os.open(self.log_file, os.O_WRONLY | os.O_APPEND)
@@ -223,6 +261,22 @@ class TrainingLogger:
         self.epoch_metrics.append(record)
         return record
 
+    def log_probe_stats(self, epoch: int, **fields) -> dict:
+        return self.write("probe_stats", epoch=epoch, **fields)
+
+    def log_evaluation_report(self, **fields) -> dict:
+        return self.write("evaluation_report", **fields)
+
+    def diagnosis_records(self) -> list[dict]:
+        """Slim copies of the records :func:`nnjax.diagnose.diagnose` reads, as written so far."""
+        return list(self._for_diagnosis)
+
+    def log_diagnosis(self, flags: list[dict]) -> dict:
+        """Write the run's flags (see :mod:`nnjax.diagnose`); ``get_summary()`` then lists them."""
+        from nnjax.diagnose import summary_lines
+
+        self.flags = list(flags)
+        return self.write("diagnosis", flags=self.flags, summary=summary_lines(self.flags))
     def log_schedule(self, epoch: int, event: str, **fields) -> dict:
         """A learning-rate change or an early stop decided after ``epoch``."""
         return self.write("schedule", epoch=epoch, event=event, **fields)
@@ -238,25 +292,31 @@ class TrainingLogger:
                                activation: str = "sigmoid", output_activation: str | None = None) -> dict:
         """Record how one example lit up the network.
 
-        ``activations`` is ``net.get_all_activations(x)``: the input first (not a layer, skipped),
-        then each layer. Per layer: mean and max activation, and how many units are "active" by the
-        rule of that layer's activation (> 0 for ReLU and tanh, > 0.5 for sigmoid and the seed's
-        default), plus, for bounded activations, how many are saturated (within 0.01 of a bound).
+        ``activations`` is ``net.get_all_activations(x)``: the input first (pixels, not a layer:
+        never counted), then each layer (``layer`` 1 = first hidden layer; ``role`` says hidden or
+        output). Per layer: mean and max activation, and how many units are "active" by the rule of
+        that layer's activation, stated in ``active_rule``: > 0 for ReLU (a unit at 0 passes no
+        gradient), tanh and linear, > 0.5 for sigmoid. For sigmoid and tanh, what matters for
+        learning is saturation, so they also get ``saturated_neurons``: outputs within
+        ``SATURATION_DISTANCE`` (0.01) of a bound, where σ' ≈ 0 (rule in ``saturated_rule``).
         NumPy or JAX scalars are accepted for the index, label and prediction.
         """
         from nnjax.activations import ACTIVE_THRESHOLD, BOUNDS
+        from nnjax.activations import SATURATION_DISTANCE as eps
 
         acts = [np.asarray(a, dtype=np.float64).reshape(-1) for a in activations][1:]
         layers = []
         for i, act in enumerate(acts, start=1):
             name = (output_activation or activation) if i == len(acts) else activation
             threshold = ACTIVE_THRESHOLD.get(name, 0.5)
-            row = {"layer": i, "activation": name, "mean_activation": float(act.mean()),
+            row = {"layer": i, "role": "output" if i == len(acts) else "hidden",
+                   "activation": name, "mean_activation": float(act.mean()),
                    "max_activation": float(act.max()), "active_neurons": int((act > threshold).sum()),
                    "active_rule": f"> {threshold:g}", "total_neurons": int(act.size)}
             if name in BOUNDS:
                 lo, hi = BOUNDS[name]
-                row["saturated_neurons"] = int(((act < lo + 0.01) | (act > hi - 0.01)).sum())
+                row["saturated_neurons"] = int(((act < lo + eps) | (act > hi - eps)).sum())
+                row["saturated_rule"] = f"< {lo + eps:g} or > {hi - eps:g}"
             layers.append(row)
         label, prediction = int(np.asarray(label)), int(np.asarray(prediction))
         return self.write("activation_pattern", sample_idx=int(np.asarray(sample_idx)), label=label,
@@ -272,7 +332,9 @@ class TrainingLogger:
     # -- reading back --------------------------------------------------------------------------
     def get_summary(self) -> dict:
         """The run at a glance, as the seed's: session id, epochs, final and best accuracy (%),
-        improvement from the first to the last epoch, best epoch, status and the log file."""
+        improvement from the first to the last epoch, best epoch, status, the log file, and the
+        ``diagnosis`` flags (a list, empty when nothing looks wrong; None before the run ends or
+        with diagnostics off)."""
         accuracies = [(m["epoch"], m["accuracy_percent"]) for m in self.epoch_metrics
                       if m.get("accuracy_percent") is not None]
         best = max(accuracies, key=lambda ea: ea[1]) if accuracies else (None, None)
@@ -289,6 +351,7 @@ class TrainingLogger:
             "at_chance": (self.diagnosis or {}).get("at_chance"),
             "diagnosis": (self.diagnosis or {}).get("message"),
             "log_file": str(self.log_file),
+            "flags": self.flags,
         }
 
 

@@ -1,5 +1,6 @@
 """A report without Jupyter: the five figures of :mod:`nnjax.plots` as PNG files plus a short
-markdown summary, for one log or many. ``nnjax report LOG...`` is the command-line front end::
+markdown summary, for one log or many — and, for runs logged with diagnostics, their diagnosis and
+the figures of :mod:`nnjax.diagnostic_plots`. ``nnjax report LOG...`` is the command-line front end::
 
     from nnjax import analysis, report
     written = report.write_report(analysis.read_logs("logs/training_20261203_171618.jsonl"),
@@ -31,10 +32,15 @@ def default_out_dir(files: list[Path], root: str | os.PathLike = "reports") -> P
 
 
 def write_report(tables: LogTables, out_dir: str | os.PathLike, *,
-                 threshold: float = DEFAULT_THRESHOLD, dpi: int = 110) -> dict[str, Path]:
+                 threshold: float = DEFAULT_THRESHOLD, dpi: int = 110,
+                 test_images=None) -> dict[str, Path]:
     """Write ``accuracy.png``, ``weights.png``, ``gradients.png``, ``timing.png``, ``summary.png``
     and ``summary.md`` into ``out_dir`` (created if needed); returns name → path. Each figure is
-    released as soon as it is saved."""
+    released as soon as it is saved. Runs with diagnostics add their figures (see
+    :func:`nnjax.diagnostic_plots.write_run_figures`; the gallery of misclassified digits needs
+    ``test_images``) and a diagnosis section to ``summary.md``."""
+    from nnjax import diagnostic_plots
+
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     written: dict[str, Path] = {}
@@ -47,8 +53,13 @@ def write_report(tables: LogTables, out_dir: str | os.PathLike, *,
         fig.clear()
         del fig
         written[f"{name}.png"] = path
+    diagnosed = diagnostic_plots.diagnostic_runs(tables.files)
+    extra = diagnostic_plots.write_run_figures(diagnosed, out, test_images=test_images, dpi=dpi)
+    written.update(extra)
     md = out / "summary.md"
-    md.write_text(markdown_summary(tables, threshold=threshold), encoding="utf-8")
+    text = markdown_summary(tables, threshold=threshold)
+    section = diagnostic_plots.markdown_section(diagnosed, extra)
+    md.write_text(text + ("\n" + section if section else ""), encoding="utf-8")
     written["summary.md"] = md
     return written
 

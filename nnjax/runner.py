@@ -34,6 +34,8 @@ import optax
 from nnjax import network, schedule
 from nnjax.config import TrainConfig, describe_optimizer, with_weight_decay
 from nnjax.data import Dataset, as_dataset
+from nnjax.diagnose import diagnose as diagnosis_flags
+from nnjax.diagnostics import RunDiagnostics
 from nnjax.logger import TrainingLogger
 from nnjax.monitor import make_measure
 from nnjax.outcome import diagnose
@@ -146,7 +148,8 @@ def _in_host_callback(frame) -> bool:
 
 def fit(config: TrainConfig, training_data, test_data=None, *, logger: TrainingLogger | None = None,
         optimizer: optax.GradientTransformation | None = None, params=None,
-        on_epoch: Callable[[dict], None] | None = None, evaluation_data=None) -> FitResult:
+        on_epoch: Callable[[dict], None] | None = None, evaluation_data=None,
+        probe_data=None) -> FitResult:
     """Train a network as ``config`` says; returns a :class:`FitResult`.
 
     ``training_data`` / ``test_data``: a :class:`Dataset`, ``(images, labels)`` arrays or a list of
@@ -160,6 +163,11 @@ def fit(config: TrainConfig, training_data, test_data=None, *, logger: TrainingL
     early stopping and the learning-rate schedule (``config.early_stopping_n``,
     ``config.lr_schedule_n``, see :mod:`nnjax.schedule`) watch its accuracy. An early stop ends the
     run with status ``early_stopped``.
+
+    With a logger and ``config.diagnostics``, each epoch also logs ``probe_stats`` on 1,000 images
+    fixed for the run — from ``probe_data`` if given, else ``evaluation_data``, else
+    ``training_data`` — and the run ends with an ``evaluation_report`` (with test data) and a
+    ``diagnosis`` record (flags, see :mod:`nnjax.diagnose`).
     """
     start = time.perf_counter()
     train_ds = check_data(training_data, config, name="training_data")
@@ -170,6 +178,7 @@ def fit(config: TrainConfig, training_data, test_data=None, *, logger: TrainingL
         raise ValueError("early_stopping_n and lr_schedule_n watch the evaluation accuracy: pass "
                          "evaluation_data (the validation set), e.g. fit(config, training, test, "
                          "evaluation_data=validation)")
+    probe_ds = check_data(probe_data, config, name="probe_data") if probe_data is not None else None
     if config.mini_batch_size > len(train_ds):
         raise ValueError(f"mini_batch_size {config.mini_batch_size} is larger than the training set "
                          f"({len(train_ds)} examples); use at most {len(train_ds)}")
@@ -210,6 +219,12 @@ def fit(config: TrainConfig, training_data, test_data=None, *, logger: TrainingL
             config_record["learning_rate"] = schedule.find_learning_rate(opt_state)
         logger.log_run_start(config=config_record,
                              data=data_record, environment=environment())
+    diag = None
+    if logger and config.diagnostics:
+        probe, source = next((d, name) for d, name in ((probe_ds, "probe_data"),
+                                                       (eval_ds, "evaluation_data"),
+                                                       (train_ds, "training_data")) if d is not None)
+        diag = RunDiagnostics(config, params, probe, source=source)
 
     history: list[dict] = []
     status = "completed"
@@ -254,6 +269,8 @@ def fit(config: TrainConfig, training_data, test_data=None, *, logger: TrainingL
                     entry["nonfinite_step"] = bad_step
                 if logger:
                     logger.log_weight_snapshot(epoch, to_rows(weight_stats(params)))
+                    if diag:
+                        logger.log_probe_stats(epoch, **diag.epoch_fields(params))
                     logger.log_epoch_end(epoch, entry["test_accuracy"], entry["test_total"],
                                          duration, train_cost=entry["train_cost"],
                                          eval_seconds=entry["eval_seconds"],
@@ -271,6 +288,11 @@ def fit(config: TrainConfig, training_data, test_data=None, *, logger: TrainingL
                 if stop:
                     status = "early_stopped"
                     break
+        if diag:
+            if test_ds is not None:
+                logger.log_evaluation_report(**diag.evaluation_fields(params, test_images, test_labels))
+            jax.effects_barrier()  # every mini_batch record is in before the diagnosis reads them
+            logger.log_diagnosis(diagnosis_flags(logger.diagnosis_records()))
     except KeyboardInterrupt:
         status = "interrupted"
         raise

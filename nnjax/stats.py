@@ -28,12 +28,41 @@ def gradient_stats(grads: Params) -> dict[str, jax.Array]:
     }
 
 
+def update_stats(*, grads: Params, params: Params, updates: Params) -> dict[str, jax.Array]:
+    """Per layer, how hard this step pushed the weights, each shape (L,).
+
+    ``weight_update_ratio`` is ‖Δw‖ / ‖w‖ (Frobenius norms) of the update the optimizer actually
+    applied, against the weights before the step; a common rule of thumb wants it near 1e-3 —
+    much smaller and the layer barely moves (stuck), much larger and it is being thrown around.
+    ``weight_grad_norm`` is ‖∂C/∂w‖ and ``weight_update_norm`` ‖Δw‖, ``weight_norm`` ‖w‖;
+    ``bias_update_ratio`` and ``bias_grad_norm`` the same for biases.
+    """
+    def norm(x):
+        return jnp.sqrt(jnp.sum(jnp.square(x)))
+
+    w_norm = jnp.stack([norm(p.w) for p in params])
+    b_norm = jnp.stack([norm(p.b) for p in params])
+    uw_norm = jnp.stack([norm(u.w) for u in updates])
+    ub_norm = jnp.stack([norm(u.b) for u in updates])
+    return {
+        "weight_update_ratio": uw_norm / w_norm,
+        "bias_update_ratio": ub_norm / b_norm,
+        "weight_grad_norm": jnp.stack([norm(g.w) for g in grads]),
+        "bias_grad_norm": jnp.stack([norm(g.b) for g in grads]),
+        "weight_update_norm": uw_norm,
+        "weight_norm": w_norm,
+    }
+
+
 def step_stats(*, grads: Params, params: Params, updates: Params) -> dict[str, dict]:
     """What a ``mini_batch`` record holds, computed inside the compiled step: a dict of named
     groups, each a dict of per-layer arrays. ``params`` are the parameters before the step and
-    ``updates`` the optimizer's update (new = params + updates)."""
-    del params, updates  # available to further statistics
-    return {"gradient_stats": gradient_stats(grads)}
+    ``updates`` the optimizer's update (new = params + updates).
+
+    Groups: ``gradient_stats`` (:func:`gradient_stats`) and ``update_stats`` (:func:`update_stats`).
+    """
+    return {"gradient_stats": gradient_stats(grads),
+            "update_stats": update_stats(grads=grads, params=params, updates=updates)}
 
 
 def weight_stats(params: Params) -> dict[str, jax.Array]:

@@ -4,8 +4,9 @@
 Variants:
   A  the book's algorithm in NumPy, per-example backprop (float64, as network.py)
   B  the same with whole mini-batches as matrices (float32)
-  nnjax unlogged; nnjax with the learning-mode log (default interval 100); 8 configurations
-  vmapped (when nnjax.sweep is present).
+  nnjax unlogged; nnjax with the learning-mode log (default interval 100); the same plus the
+  per-epoch diagnostics (probe statistics and histograms on 1,000 images, written each epoch and
+  timed as part of the epoch); 8 configurations vmapped (when nnjax.sweep is present).
 Per variant: median and range of the measured epochs after a warm-up epoch (training only, device
 finished), compile time, evaluation time for the test images, peak-memory growth; then ratios to A
 and B and logged/unlogged. Writes JSON and a Markdown table. Timings are only comparable within
@@ -29,7 +30,8 @@ import jax
 import numpy as np
 import optax
 
-from nnjax import TrainingLogger, load_mnist, network
+from nnjax import TrainConfig, TrainingLogger, load_mnist, network
+from nnjax.diagnostics import RunDiagnostics
 from nnjax.train import make_evaluate, make_train_epoch
 
 SIZES = [784, 30, 10]
@@ -142,7 +144,7 @@ def bench_numpy(name, epoch_fn, train, test, epochs, dtype, subset=None):
     return out
 
 
-def bench_nnjax(name, train, test, epochs, *, logged: bool):
+def bench_nnjax(name, train, test, epochs, *, logged: bool, diagnostics: bool = False):
     rss = peak_rss_mb()
     tmp = tempfile.TemporaryDirectory()
     logger = TrainingLogger(tmp.name) if logged else None
@@ -156,11 +158,14 @@ def bench_nnjax(name, train, test, epochs, *, logged: bool):
     images, labels = jax.device_put(train.images), jax.device_put(train.labels)
     test_images, test_labels = jax.device_put(test.images), jax.device_put(test.labels)
     key = jax.random.key(1)
+    diag = RunDiagnostics(TrainConfig(), params, train) if diagnostics else None
     t0 = time.perf_counter()
     compiled = epoch_fn.lower(params, state, images, labels, key, 0).compile()
     compile_s = time.perf_counter() - t0
     del compiled
     jax.block_until_ready(epoch_fn(params, state, images, labels, key, 0))  # warm-up
+    if diag:
+        diag.epoch_fields(params)  # compiles the probe
     times = []
     for epoch in range(epochs):
         key, k = jax.random.split(key)
@@ -168,6 +173,8 @@ def bench_nnjax(name, train, test, epochs, *, logged: bool):
         result = jax.block_until_ready(epoch_fn(params, state, images, labels, k, epoch))
         if logged:
             jax.effects_barrier()
+        if diag:
+            logger.log_probe_stats(epoch, **diag.epoch_fields(result.params))
         times.append(time.perf_counter() - t0)
         params, state = result.params, result.opt_state
     jax.block_until_ready(evaluate(params, test_images, test_labels))
@@ -182,6 +189,46 @@ def bench_nnjax(name, train, test, epochs, *, logged: bool):
         logger.close()
     tmp.cleanup()
     return out
+
+
+def interleaved_ratio(train, rounds: int) -> dict:
+    """logged + diagnostics against unlogged, one epoch of each in turn (``rounds`` pairs after a
+    warm-up), so that both see the same machine load; the median of the per-pair ratios."""
+    tmp = tempfile.TemporaryDirectory()
+    logger = TrainingLogger(tmp.name)
+    tx = optax.sgd(ETA)
+    plain = make_train_epoch(optimizer=tx, mini_batch_size=BATCH)
+    logged = make_train_epoch(optimizer=tx, mini_batch_size=BATCH, log_every=100,
+                              on_stats=logger.on_stats(BATCH))
+    params = network.init_params(SIZES, key=jax.random.key(0))
+    diag = RunDiagnostics(TrainConfig(), params, train)
+    images, labels = jax.device_put(train.images), jax.device_put(train.labels)
+    state = {"plain": (params, tx.init(params)), "logged": (params, tx.init(params))}
+    key = jax.random.key(1)
+
+    def run(kind, epoch):
+        p, s = state[kind]
+        t0 = time.perf_counter()
+        if kind == "plain":
+            result = jax.block_until_ready(plain(p, s, images, labels, key, epoch))
+        else:
+            result = jax.block_until_ready(logged(p, s, images, labels, key, epoch))
+            jax.effects_barrier()
+            logger.log_probe_stats(epoch, **diag.epoch_fields(result.params))
+        state[kind] = (result.params, result.opt_state)
+        return time.perf_counter() - t0
+
+    run("plain", 0), run("logged", 0)  # compile and warm up
+    pairs = []
+    for epoch in range(1, rounds + 1):
+        order = ("plain", "logged") if epoch % 2 else ("logged", "plain")
+        t = {kind: run(kind, epoch) for kind in order}
+        pairs.append((t["plain"], t["logged"]))
+    logger.close()
+    tmp.cleanup()
+    ratios = [lg / pl for pl, lg in pairs]
+    return {"rounds": rounds, "median_ratio": statistics.median(ratios), "min_ratio": min(ratios),
+            "max_ratio": max(ratios), "pairs_s": pairs}
 
 
 def table(results: list[dict], ratios: dict) -> str:
@@ -202,6 +249,8 @@ def main(argv=None) -> dict:
     parser.add_argument("--epochs", type=int, default=5, help="measured epochs per variant (≥5)")
     parser.add_argument("--tiny", action="store_true", help="CI mode: 2,000 images, 2 epochs")
     parser.add_argument("--out", default="reports/bench", help="folder for bench.json and bench.md")
+    parser.add_argument("--interleaved", type=int, default=0, metavar="N",
+                        help="also time N interleaved pairs of epochs: unlogged vs logged + diagnostics")
     parser.add_argument("--baseline-a-subset", type=int, default=5000,
                         help="examples per timed epoch of baseline A (scaled to the full set)")
     args = parser.parse_args(argv)
@@ -218,13 +267,19 @@ def main(argv=None) -> dict:
         bench_numpy("B: NumPy mini-batch matrices", numpy_matrix_epoch, train, test, epochs, np.float32),
         bench_nnjax("nnjax unlogged", train, test, epochs, logged=False),
         bench_nnjax("nnjax logged (every 100)", train, test, epochs, logged=True),
+        bench_nnjax("nnjax logged + diagnostics", train, test, epochs, logged=True, diagnostics=True),
     ]
     by = {r["variant"]: r["median_s"] for r in results}
     a, b = by["A: NumPy per-example (book)"], by["B: NumPy mini-batch matrices"]
     un, lg = by["nnjax unlogged"], by["nnjax logged (every 100)"]
     ratios = {"speed-up of nnjax unlogged over A": a / un, "speed-up of nnjax unlogged over B": b / un,
-              "logged / unlogged": lg / un}
-    report = {"machine": {"platform": platform.platform(), "backend": jax.default_backend(),
+              "logged / unlogged": lg / un,
+              "logged + diagnostics / unlogged": by["nnjax logged + diagnostics"] / un}
+    interleaved = None
+    if args.interleaved:
+        interleaved = interleaved_ratio(train, args.interleaved)
+        ratios["logged + diagnostics / unlogged, interleaved (median of pairs)"] = interleaved["median_ratio"]
+    report = {"interleaved": interleaved, "machine": {"platform": platform.platform(), "backend": jax.default_backend(),
                           "device": str(jax.devices()[0])},
               "n_train": len(train), "n_test": len(test), "results": results, "ratios": ratios}
     out = Path(args.out)

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 from nnjax import MNISTLoader, analysis, report
+from nnjax.diagnose import summary_lines
 from nnjax.logged_network import LoggedNeuralNetwork
 
 
@@ -40,6 +41,8 @@ def main() -> None:
     print(f"final accuracy: {summary['final_accuracy']:.2f} %")
     print(f"time:           {time.perf_counter() - start:.1f} s (data, compile, training, evaluation)")
     print(f"log:            {summary['log_file']}")
+    for line in summary_lines(summary["flags"] or []):
+        print(f"diagnosis:      {line}")
 
     log = Path(summary["log_file"])
     written = report.write_report(analysis.read_logs(log), Path(args.report_dir) / log.stem)

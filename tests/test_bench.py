@@ -16,7 +16,8 @@ def test_bench_tiny_mode_writes_json_and_table(tmp_path):
     assert saved["ratios"] == report["ratios"]
     names = [r["variant"] for r in saved["results"]]
     assert any(n.startswith("A:") for n in names) and any(n.startswith("B:") for n in names)
-    assert {"nnjax unlogged", "nnjax logged (every 100)"} <= set(names)
+    assert {"nnjax unlogged", "nnjax logged (every 100)", "nnjax logged + diagnostics"} <= set(names)
+    assert "logged + diagnostics / unlogged" in saved["ratios"]
     for r in saved["results"]:
         assert r["epochs_measured"] == 2 and 0 < r["min_s"] <= r["median_s"] <= r["max_s"]
     assert "| variant |" in (tmp_path / "bench.md").read_text()

@@ -21,6 +21,12 @@ FIELDS = {
     "epoch_end": {"epoch": int, "test_accuracy": int, "test_total": int, "accuracy_percent": float,
                   "duration_seconds": float},
     "training_complete": {"total_duration_seconds": float, "session_id": str, "status": str},
+    "probe_stats": {"epoch": int, "probe_size": int, "saturation_distance": float,
+                    "hidden_layers": list, "output_layer": dict, "weight_histograms": list,
+                    "gradient_histograms": list},
+    "evaluation_report": {"n_examples": int, "correct": int, "confusion_matrix": list,
+                          "misclassified_indices": list},
+    "diagnosis": {"flags": list, "summary": list},
 }
 
 

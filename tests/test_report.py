@@ -23,6 +23,8 @@ NOTEBOOK = REPO / "notebooks" / "analyze_training.ipynb"
 SEED_LOG = Path(__file__).parent / "data" / "seed_format.jsonl"
 GOLDEN_LOG = Path(__file__).parent / "data" / "nnjax_format.jsonl"
 PNGS = {"accuracy.png", "weights.png", "gradients.png", "timing.png", "summary.png"}
+DIAGNOSTIC_FIGURES = ("weight_histograms", "gradient_histograms", "saturation", "update_ratio",
+                      "confusion", "misclassified")
 KINDS = ("main", "torn", "no_test", "deep", "seed")
 
 
@@ -93,12 +95,20 @@ def test_report_writes_the_five_pngs_and_the_summary(runs, kind, tmp_path):
     code, stdout, stderr = run_cli("report", runs[kind][0], "--out", tmp_path / "r")
     assert code == 0, stderr
     written = {p.name for p in (tmp_path / "r").iterdir()}
-    assert written == PNGS | {"summary.md"}
+    assert PNGS | {"summary.md"} <= written
+    diagnostic = {f"{f}.png" for f in DIAGNOSTIC_FIGURES}
+    if kind in ("main", "torn", "deep"):  # trained with diagnostics (the default): their figures too
+        assert written - PNGS - {"summary.md"} == diagnostic
+    elif kind == "no_test":  # no test set: no confusion matrix, no gallery
+        assert written - PNGS - {"summary.md"} == diagnostic - {"confusion.png", "misclassified.png"}
+    else:
+        assert written == PNGS | {"summary.md"}
     for name in PNGS:
         data = (tmp_path / "r" / name).read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000
     md = (tmp_path / "r" / "summary.md").read_text()
     assert "## Is it still learning?" in md and "## Which layer changes most?" in md
+    assert ("## Why is it stuck? Diagnosis" in md) == (kind != "seed")
     assert f"report:         {tmp_path / 'r'}" in stdout
     if kind == "torn":
         lines = runs["main"][0].read_text().count("\n")
@@ -157,7 +167,10 @@ def test_notebook_executes_headless_against_each_kind_of_log(runs, tmp_path, mon
             text = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
             assert str(runs[kind][0]) in text, kind  # it read the log it was pointed at
             images = [o for o in outputs if "image/png" in o.get("data", {})]
-            assert len(images) == 4, kind  # accuracy, weights, gradients, timing
+            # accuracy, weights, gradients, timing; then the diagnostics: histograms ×2,
+            # saturation, update ratio, and with a test set the confusion matrix and the gallery
+            extra = {"main": 6, "torn": 6, "deep": 6, "no_test": 4, "seed": 0}[kind]
+            assert len(images) == 4 + extra, kind
             if kind == "torn":
                 assert "warning:" in text and "incomplete last line" in text
 
@@ -226,6 +239,10 @@ def test_report_of_a_folder_of_logs_goes_to_reports_by_default(runs, tmp_path, m
     code, _, stderr = run_cli("report", "all")
     assert code == 0 and "incomplete last line" in stderr
     out = tmp_path / "reports" / "0_main+2"  # named after the first log, plus how many more
-    assert {p.name for p in out.iterdir()} == PNGS | {"summary.md"}
+    names = {p.name for p in out.iterdir()}
+    assert PNGS | {"summary.md"} <= names
+    # each run with diagnostics gets its own figures, prefixed with its log's name
+    assert {"0_main_saturation.png", "1_torn_confusion.png"} <= names
+    assert not any(n.startswith("2_seed") for n in names)
     md = (out / "summary.md").read_text()
     assert all(f"`{i}_{kind}`" in md for i, kind in enumerate(kinds))

@@ -59,6 +59,8 @@ def test_vmapped_sweep_matches_eight_sequential_fits_log_for_log(lr_sweep, small
             np.testing.assert_allclose(a.w, b.w, rtol=1e-4, atol=1e-5)
             np.testing.assert_allclose(a.b, b.b, rtol=1e-4, atol=1e-5)
         mine, theirs = read(run.log_file), read(logger.log_file)
+        # fit's per-epoch and end-of-run diagnostics (nnjax.diagnostics) are not written by sweeps
+        theirs = [r for r in theirs if r["type"] not in ("probe_stats", "evaluation_report", "diagnosis")]
         assert [r["type"] for r in mine] == [r["type"] for r in theirs]  # the same records, in order
         for m, t in zip(mine, theirs):
             assert set(t) <= set(m), (m["type"], set(t) - set(m))  # every field fit writes
