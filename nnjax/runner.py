@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import os
 import platform
 import signal
 import threading
@@ -109,32 +110,73 @@ def environment() -> dict:
             "dtype": "float32", "x64_enabled": bool(jax.config.jax_enable_x64)}
 
 
+class SigintWatch:
+    """How many times Ctrl-C was pressed inside :func:`stop_on_sigint`.
+
+    While a compiled epoch runs, the main thread waits in XLA and Python runs no signal handler;
+    presses made meanwhile reach the handler as one. The C-level wakeup fd
+    (``signal.set_wakeup_fd``) gets one byte per delivered signal, so counting those bytes tells a
+    second press from a first one even then.
+    """
+
+    def __init__(self, wakeup_read_fd: int | None = None):
+        self._fd = wakeup_read_fd
+        self.presses = 0
+
+    def _drain(self) -> None:
+        if self._fd is None:
+            return
+        while True:
+            try:
+                data = os.read(self._fd, 512)
+            except (BlockingIOError, InterruptedError):
+                return
+            if not data:
+                return
+            self.presses += data.count(bytes([signal.SIGINT]))
+
+    def is_set(self) -> bool:
+        """At least one Ctrl-C: stop at the next safe point."""
+        self._drain()
+        return self.presses >= 1
+
+    @property
+    def aborted(self) -> bool:
+        """Two or more: the user wants out now."""
+        self._drain()
+        return self.presses >= 2
+
+
 @contextlib.contextmanager
 def stop_on_sigint():
-    """Within the block, the first Ctrl-C sets the returned flag instead of raising; a second one
-    also sets ``flag.aborted`` and raises ``KeyboardInterrupt`` — except while a host callback of
-    the compiled epoch runs (Python often handles the signal there), where an exception would
-    abort the epoch as a ``JaxRuntimeError``; :func:`fit` then raises it when the epoch returns.
-    Outside the main thread signals cannot be caught, so the flag simply stays unset."""
-    flag = threading.Event()
-    flag.aborted = False
+    """Within the block, Ctrl-C (SIGINT) is counted instead of raising: the first asks the run to
+    stop at the next safe point (``watch.is_set()``); a second means "now" (``watch.aborted``), and
+    :func:`fit` then raises ``KeyboardInterrupt`` — after the log is closed. Handled directly (the
+    main thread in Python), a second press raises at once, except inside a host callback of the
+    compiled epoch, where an exception would abort the epoch as a ``JaxRuntimeError``. Outside the
+    main thread signals cannot be caught, so the watch simply stays unset."""
     if threading.current_thread() is not threading.main_thread():
-        yield flag
+        yield SigintWatch()
         return
+    read_fd, write_fd = os.pipe()
+    os.set_blocking(read_fd, False)
+    os.set_blocking(write_fd, False)
+    watch = SigintWatch(read_fd)
     previous = signal.getsignal(signal.SIGINT)
+    previous_fd = signal.set_wakeup_fd(write_fd, warn_on_full_buffer=False)
 
     def handler(signum, frame):
-        if flag.is_set():
-            flag.aborted = True
-            if not _in_host_callback(frame):
-                raise KeyboardInterrupt
-        flag.set()
+        if watch.aborted and not _in_host_callback(frame):
+            raise KeyboardInterrupt
 
     signal.signal(signal.SIGINT, handler)
     try:
-        yield flag
+        yield watch
     finally:
         signal.signal(signal.SIGINT, previous)
+        signal.set_wakeup_fd(previous_fd)
+        os.close(read_fd)
+        os.close(write_fd)
 
 
 def _in_host_callback(frame) -> bool:

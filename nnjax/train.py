@@ -6,8 +6,10 @@ Each step is the book's ``update_mini_batch``: the gradient of the mean cost ove
 closed over, never modified) and indexed inside the scan, so it stays on the device.
 
 Logging is optional and lives at the edge: given ``on_stats``, every ``log_every`` steps an ordered
-``io_callback`` (inside ``lax.cond``, so other steps pay nothing) hands the gradient statistics of
-that step to the host. Without it, nothing of the logging is traced.
+``io_callback`` hands the statistics of that step to the host. The epoch is then a scan over chunks
+of ``log_every`` steps whose first step is the logged one and whose others are an inner scan of
+plain steps — the same steps in the same order, with no per-step ``lax.cond`` (which cost ≈ 25 %
+on CPU). Without ``on_stats``, nothing of the logging is traced.
 
 Divergence is watched inside the step too: one finiteness check of loss and gradients per step; at
 the first non-finite step the per-layer NaN/inf counts are kept in the carry and, by default, every
@@ -117,14 +119,25 @@ def make_train_epoch(*, activation=sigmoid, output_activation=None, cost=quadrat
     sgd_step = make_step(activation=activation, output_activation=output_activation, cost=cost,
                          optimizer=optimizer, l2=l2)
 
-    def host_sink(payload):
-        on_stats(jax.tree_util.tree_map(np.asarray, payload))
-
     def emit(epoch, batch_idx, global_step, result: StepResult, old_params):
-        payload = {"epoch": epoch, "batch_idx": batch_idx, "step": global_step,
-                   "stats": stats.step_stats(grads=result.grads, params=old_params,
-                                             updates=result.updates)}
-        io_callback(host_sink, None, payload, ordered=True)
+        tree = stats.step_stats(grads=result.grads, params=old_params, updates=result.updates)
+        leaves, treedef = jax.tree_util.tree_flatten(tree)
+        shapes = [(leaf.shape, np.dtype(leaf.dtype)) for leaf in leaves]
+        # one flat float32 array and one int32 triple: each leaf handed to the host costs ≈ 50 µs
+        flat = jnp.concatenate([jnp.ravel(leaf).astype(jnp.float32) for leaf in leaves])
+        ids = jnp.stack([epoch, batch_idx, global_step]).astype(jnp.int32)
+
+        def host_sink(ids, flat):
+            ids, flat = np.asarray(ids), np.asarray(flat)
+            parts, offset = [], 0
+            for shape, dtype in shapes:
+                size = int(np.prod(shape))
+                parts.append(flat[offset: offset + size].reshape(shape).astype(dtype))
+                offset += size
+            on_stats({"epoch": ids[0], "batch_idx": ids[1], "step": ids[2],
+                      "stats": jax.tree_util.tree_unflatten(treedef, parts)})
+
+        io_callback(host_sink, None, ids, flat, ordered=True)
 
     @jax.jit
     def train_epoch(params, opt_state, images, labels, key, epoch=0):
@@ -135,18 +148,16 @@ def make_train_epoch(*, activation=sigmoid, output_activation=None, cost=quadrat
         epoch = jnp.asarray(epoch, jnp.int32)
         zero_counts = jax.tree_util.tree_map(jnp.zeros_like, stats.nonfinite_counts(params))
 
-        def step(carry, xs):
+        def step(carry, xs, *, logged: bool = False):
             params, opt_state, bad = carry
             batch_idx, idx = xs
             x = images[idx]
             y = jax.nn.one_hot(labels[idx], n_out, dtype=x.dtype)
             result = sgd_step(params, opt_state, x, y, n_l2)
             global_step = epoch * steps + batch_idx
-            if on_stats is not None:
-                jax.lax.cond(batch_idx % log_every == 0,
-                             lambda: emit(epoch, batch_idx, global_step, result, params),
-                             lambda: None)
-            # one reduction per gradient leaf; new params = old + update stay finite with them
+            if logged:
+                emit(epoch, batch_idx, global_step, result, params)
+            # one max |g| per gradient leaf; new params = old + update stay finite with them
             finite = jnp.isfinite(result.loss) & stats.all_finite(result.grads)
             first_bad = (bad.step < 0) & ~finite
             bad = jax.lax.cond(
@@ -162,9 +173,35 @@ def make_train_epoch(*, activation=sigmoid, output_activation=None, cost=quadrat
                     (params, opt_state), (new_params, new_opt_state))
             return (new_params, new_opt_state, bad), result.loss
 
+        def run(carry, xs):
+            """Scan ``step`` over ``xs``; logged, the first step of every ``log_every`` is done
+            outside an inner scan of the others, so no step pays for a per-step ``lax.cond``."""
+            if on_stats is None:
+                return jax.lax.scan(step, carry, xs)
+            count = xs[0].shape[0]
+            chunks, tail = divmod(count, log_every)
+            pieces = []
+
+            def chunk(carry, chunk_xs):
+                first = jax.tree_util.tree_map(lambda a: a[0], chunk_xs)
+                rest = jax.tree_util.tree_map(lambda a: a[1:], chunk_xs)
+                carry, loss0 = step(carry, first, logged=True)
+                carry, losses = jax.lax.scan(step, carry, rest)
+                return carry, jnp.concatenate([loss0[None], losses])
+
+            if chunks:
+                head = jax.tree_util.tree_map(
+                    lambda a: a[: chunks * log_every].reshape(chunks, log_every, *a.shape[1:]), xs)
+                carry, losses = jax.lax.scan(chunk, carry, head)
+                pieces.append(losses.reshape(-1))
+            if tail:
+                carry, losses = chunk(carry, jax.tree_util.tree_map(lambda a: a[chunks * log_every:], xs))
+                pieces.append(losses)
+            return carry, jnp.concatenate(pieces)
+
         init_bad = Nonfinite(jnp.int32(-1), zero_counts, zero_counts, jnp.float32(0.0))
-        (params, opt_state, bad), losses = jax.lax.scan(
-            step, (params, opt_state, init_bad), (jnp.arange(steps, dtype=jnp.int32), batches))
+        (params, opt_state, bad), losses = run(
+            (params, opt_state, init_bad), (jnp.arange(steps, dtype=jnp.int32), batches))
         return EpochResult(params, opt_state, jnp.mean(losses), bad)
 
     return train_epoch
