@@ -13,6 +13,10 @@ SHARED_MNIST = REPO.parent / "shared" / "data" / "mnist"
 
 if not os.environ.get("NNJAX_DATA_DIR") and SHARED_MNIST.is_dir():
     os.environ["NNJAX_DATA_DIR"] = str(SHARED_MNIST)
+if os.environ.get("NNJAX_DATA_DIR"):
+    # absolute, so that subprocesses and notebook kernels started in other folders find it too
+    # (the README and CI give it relative to the project: ../shared/data/mnist)
+    os.environ["NNJAX_DATA_DIR"] = os.path.abspath(os.environ["NNJAX_DATA_DIR"])
 
 
 @pytest.fixture(scope="session")
