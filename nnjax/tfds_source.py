@@ -113,16 +113,22 @@ def prepare(folder: str | os.PathLike) -> Path:
     The copy's folder is named by the SHA-256 of the files, so changed files get a new copy."""
     files, data_dir = _files_and_data_dir(folder)
     builder_cls = _builder_class()
-    with _exclusive(data_dir.with_suffix(".lock")):
-        builder = builder_cls(data_dir=str(data_dir))
-        if not builder.is_prepared():
-            idx.read_folder(files)  # validate before TFDS sees them: errors name the file
-            log.info("preparing the TFDS copy of %s in %s (once)", folder, data_dir)
-            tfds = _tfds()
-            with contextlib.redirect_stdout(io.StringIO()):  # TFDS prints its progress
-                builder.download_and_prepare(
-                    file_format="array_record",
-                    download_config=tfds.download.DownloadConfig(manual_dir=str(folder)))
+    absl_log = logging.getLogger("absl")  # TFDS warns that the folder it is about to fill is empty
+    level = absl_log.level
+    absl_log.setLevel(logging.ERROR)
+    try:
+        with _exclusive(data_dir.with_suffix(".lock")):
+            builder = builder_cls(data_dir=str(data_dir))
+            if not builder.is_prepared():
+                idx.read_folder(files)  # validate before TFDS sees them: errors name the file
+                log.info("preparing the TFDS copy of %s in %s (once)", folder, data_dir)
+                tfds = _tfds()
+                with contextlib.redirect_stdout(io.StringIO()):  # TFDS prints its progress
+                    builder.download_and_prepare(
+                        file_format="array_record",
+                        download_config=tfds.download.DownloadConfig(manual_dir=str(folder)))
+    finally:
+        absl_log.setLevel(level)
     return data_dir
 
 
