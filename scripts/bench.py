@@ -6,11 +6,14 @@ Variants:
   B  the same with whole mini-batches as matrices (float32)
   nnjax unlogged; nnjax with the learning-mode log (default interval 100); the same plus the
   per-epoch diagnostics (probe statistics and histograms on 1,000 images, written each epoch and
-  timed as part of the epoch); 8 configurations vmapped (when nnjax.sweep is present).
+  timed as part of the epoch); 8 configurations (learning rates) vmapped in one program, as
+  ``nnjax sweep`` trains them.
 Per variant: median and range of the measured epochs after a warm-up epoch (training only, device
 finished), compile time, evaluation time for the test images, peak-memory growth; then ratios to A
-and B and logged/unlogged. Writes JSON and a Markdown table. Timings are only comparable within
-one invocation on one machine.
+and B and logged/unlogged, also from interleaved pairs of epochs (both see the same machine load).
+Last, the main job end to end (``scripts/example_with_logging.py --no-report`` in a fresh process:
+import, data, compile, every epoch with logging and evaluation) with its wall time and peak memory.
+Writes JSON and a Markdown table. Timings are only comparable within one invocation on one machine.
 
     NNJAX_DATA_DIR=../shared/data/mnist python scripts/bench.py [--epochs 5] [--tiny]
 """
@@ -19,9 +22,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import resource
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -32,10 +38,12 @@ import optax
 
 from nnjax import TrainConfig, TrainingLogger, load_mnist, network
 from nnjax.diagnostics import RunDiagnostics
+from nnjax.sweep import grid, init_group, make_sweep_epoch
 from nnjax.train import make_evaluate, make_train_epoch
 
 SIZES = [784, 30, 10]
 ETA, BATCH = 3.0, 10
+REPO = Path(__file__).resolve().parents[1]
 
 
 def peak_rss_mb() -> float:
@@ -191,9 +199,10 @@ def bench_nnjax(name, train, test, epochs, *, logged: bool, diagnostics: bool = 
     return out
 
 
-def interleaved_ratio(train, rounds: int) -> dict:
-    """logged + diagnostics against unlogged, one epoch of each in turn (``rounds`` pairs after a
-    warm-up), so that both see the same machine load; the median of the per-pair ratios."""
+def interleaved_ratios(train, rounds: int) -> dict:
+    """Logged and logged + diagnostics against unlogged, one epoch of each in turn (``rounds``
+    rounds after a warm-up, the order rotating), so that all see the same machine load; per
+    logged variant the median of its per-round ratios to the unlogged epoch."""
     tmp = tempfile.TemporaryDirectory()
     logger = TrainingLogger(tmp.name)
     tx = optax.sgd(ETA)
@@ -203,35 +212,80 @@ def interleaved_ratio(train, rounds: int) -> dict:
     params = network.init_params(SIZES, key=jax.random.key(0))
     diag = RunDiagnostics(TrainConfig(), params, train)
     images, labels = jax.device_put(train.images), jax.device_put(train.labels)
-    state = {"plain": (params, tx.init(params)), "logged": (params, tx.init(params))}
+    kinds = ("unlogged", "logged", "logged + diagnostics")
+    state = {kind: (params, tx.init(params)) for kind in kinds}
     key = jax.random.key(1)
 
     def run(kind, epoch):
         p, s = state[kind]
         t0 = time.perf_counter()
-        if kind == "plain":
-            result = jax.block_until_ready(plain(p, s, images, labels, key, epoch))
-        else:
-            result = jax.block_until_ready(logged(p, s, images, labels, key, epoch))
+        result = jax.block_until_ready((plain if kind == "unlogged" else logged)(
+            p, s, images, labels, key, epoch))
+        if kind != "unlogged":
             jax.effects_barrier()
+        if kind == "logged + diagnostics":
             logger.log_probe_stats(epoch, **diag.epoch_fields(result.params))
         state[kind] = (result.params, result.opt_state)
         return time.perf_counter() - t0
 
-    run("plain", 0), run("logged", 0)  # compile and warm up
-    pairs = []
+    for kind in kinds:  # compile and warm up
+        run(kind, 0)
+    rounds_s = []
     for epoch in range(1, rounds + 1):
-        order = ("plain", "logged") if epoch % 2 else ("logged", "plain")
-        t = {kind: run(kind, epoch) for kind in order}
-        pairs.append((t["plain"], t["logged"]))
+        order = kinds[epoch % 3:] + kinds[:epoch % 3]
+        rounds_s.append({kind: run(kind, epoch) for kind in order})
     logger.close()
     tmp.cleanup()
-    ratios = [lg / pl for pl, lg in pairs]
-    return {"rounds": rounds, "median_ratio": statistics.median(ratios), "min_ratio": min(ratios),
-            "max_ratio": max(ratios), "pairs_s": pairs}
+    out = {"rounds": rounds, "rounds_s": rounds_s}
+    for kind in kinds[1:]:
+        ratios = [r[kind] / r["unlogged"] for r in rounds_s]
+        out[kind] = {"median_ratio": statistics.median(ratios), "min_ratio": min(ratios),
+                     "max_ratio": max(ratios)}
+    return out
 
 
-def table(results: list[dict], ratios: dict) -> str:
+def bench_vmapped(train, epochs: int, runs: int = 8) -> dict:
+    """``runs`` learning rates trained together: the compiled epoch of ``nnjax.sweep`` (one
+    ``vmap``-ped program, gradient statistics every 100 steps as scan outputs)."""
+    rss = peak_rss_mb()
+    configs = grid(TrainConfig(), learning_rate=list(np.geomspace(0.3, 10.0, runs)))
+    params, state, keys, n_l2 = init_group(configs, len(train))
+    active = jax.numpy.ones(runs, bool)
+    epoch_fn = make_sweep_epoch(configs[0], with_l2=False, log_every=100)
+    images, labels = jax.device_put(train.images), jax.device_put(train.labels)
+    t0 = time.perf_counter()
+    epoch_fn.lower(params, state, keys, n_l2, active, images, labels, 0).compile()
+    compile_s = time.perf_counter() - t0
+    jax.block_until_ready(epoch_fn(params, state, keys, n_l2, active, images, labels, 0))
+    times = []
+    for epoch in range(1, epochs + 1):
+        t0 = time.perf_counter()
+        out = jax.block_until_ready(epoch_fn(params, state, keys, n_l2, active, images, labels, epoch))
+        times.append(time.perf_counter() - t0)
+        params, state = out["params"], out["opt_state"]
+    result = summarise(f"nnjax {runs} configurations vmapped (all {runs})", times,
+                       compile_s=compile_s, eval_s=None, rss_before=rss)
+    result["runs"] = runs
+    return result
+
+
+def main_job(epochs: int) -> dict:
+    """The main job end to end in a fresh process: import, data, compile, ``epochs`` logged
+    epochs with evaluation and diagnostics (the report's figures left out)."""
+    with tempfile.TemporaryDirectory() as logs:
+        command = [sys.executable, str(REPO / "scripts" / "example_with_logging.py"),
+                   "--epochs", str(epochs), "--log-dir", logs, "--no-report"]
+        before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        t0 = time.perf_counter()
+        done = subprocess.run(command, capture_output=True, text=True, check=True)
+        wall = time.perf_counter() - t0
+        peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    lines = [line for line in done.stdout.splitlines() if ":" in line]
+    return {"epochs": epochs, "wall_s": wall, "peak_rss_mb": max(peak, before) / 1024.0,
+            "summary": dict(line.split(":", 1) for line in lines[:3])}
+
+
+def table(results: list[dict], ratios: dict, job: dict) -> str:
     lines = ["| variant | median s/epoch | range | compile s | eval s | peak RSS growth MB |",
              "|---|---|---|---|---|---|"]
     for r in results:
@@ -241,25 +295,31 @@ def table(results: list[dict], ratios: dict) -> str:
                      f"| {comp} | {ev} | {r['peak_rss_growth_mb']:.0f} |")
     lines.append("")
     lines += [f"- {k}: {v:.2f}×" for k, v in ratios.items()]
+    lines.append(f"- main job end to end ({job['epochs']} epochs, fresh process): "
+                 f"{job['wall_s']:.1f} s, peak memory {job['peak_rss_mb']:.0f} MB")
     return "\n".join(lines)
 
 
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--epochs", type=int, default=5, help="measured epochs per variant (≥5)")
-    parser.add_argument("--tiny", action="store_true", help="CI mode: 2,000 images, 2 epochs")
+    parser.add_argument("--tiny", action="store_true",
+                        help="CI mode: 2,000 images, 2 epochs, a one-epoch main job")
     parser.add_argument("--out", default="reports/bench", help="folder for bench.json and bench.md")
-    parser.add_argument("--interleaved", type=int, default=0, metavar="N",
-                        help="also time N interleaved pairs of epochs: unlogged vs logged + diagnostics")
+    parser.add_argument("--interleaved", type=int, default=None, metavar="N",
+                        help="rounds of interleaved epochs (unlogged, logged, logged + "
+                             "diagnostics); default: --epochs")
+    parser.add_argument("--main-job-epochs", type=int, default=30)
     parser.add_argument("--baseline-a-subset", type=int, default=5000,
                         help="examples per timed epoch of baseline A (scaled to the full set)")
     args = parser.parse_args(argv)
 
     train, _, test = load_mnist()
-    epochs = args.epochs
+    epochs, job_epochs = args.epochs, args.main_job_epochs
     subset_a = args.baseline_a_subset
     if args.tiny:
-        train, test, epochs, subset_a = train[:2000], test[:1000], 2, 200
+        train, test, epochs, subset_a, job_epochs = train[:2000], test[:1000], 2, 200, 1
+    rounds = epochs if args.interleaved is None else args.interleaved
 
     results = [
         bench_numpy("A: NumPy per-example (book)", numpy_per_example_epoch, train, test, epochs,
@@ -268,25 +328,29 @@ def main(argv=None) -> dict:
         bench_nnjax("nnjax unlogged", train, test, epochs, logged=False),
         bench_nnjax("nnjax logged (every 100)", train, test, epochs, logged=True),
         bench_nnjax("nnjax logged + diagnostics", train, test, epochs, logged=True, diagnostics=True),
+        bench_vmapped(train, epochs),
     ]
     by = {r["variant"]: r["median_s"] for r in results}
     a, b = by["A: NumPy per-example (book)"], by["B: NumPy mini-batch matrices"]
-    un, lg = by["nnjax unlogged"], by["nnjax logged (every 100)"]
+    un = by["nnjax unlogged"]
     ratios = {"speed-up of nnjax unlogged over A": a / un, "speed-up of nnjax unlogged over B": b / un,
-              "logged / unlogged": lg / un,
-              "logged + diagnostics / unlogged": by["nnjax logged + diagnostics"] / un}
-    interleaved = None
-    if args.interleaved:
-        interleaved = interleaved_ratio(train, args.interleaved)
-        ratios["logged + diagnostics / unlogged, interleaved (median of pairs)"] = interleaved["median_ratio"]
-    report = {"interleaved": interleaved, "machine": {"platform": platform.platform(), "backend": jax.default_backend(),
-                          "device": str(jax.devices()[0])},
+              "logged / unlogged": by["nnjax logged (every 100)"] / un,
+              "logged + diagnostics / unlogged": by["nnjax logged + diagnostics"] / un,
+              "8 vmapped / one unlogged run": results[-1]["median_s"] / un}
+    interleaved = interleaved_ratios(train, rounds)
+    for kind in ("logged", "logged + diagnostics"):
+        ratios[f"{kind} / unlogged, interleaved (median of {rounds} rounds)"] = \
+            interleaved[kind]["median_ratio"]
+    job = main_job(job_epochs)
+    report = {"interleaved": interleaved, "main_job": job,
+              "machine": {"platform": platform.platform(), "backend": jax.default_backend(),
+                          "device": str(jax.devices()[0]), "cpu_count": os.cpu_count()},
               "n_train": len(train), "n_test": len(test), "results": results, "ratios": ratios}
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "bench.json").write_text(json.dumps(report, indent=2))
-    (out / "bench.md").write_text(table(results, ratios) + "\n")
-    print(table(results, ratios))
+    (out / "bench.md").write_text(table(results, ratios, job) + "\n")
+    print(table(results, ratios, job))
     print(f"\nwritten: {out / 'bench.json'}, {out / 'bench.md'}")
     return report
 

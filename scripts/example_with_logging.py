@@ -24,6 +24,7 @@ def main() -> None:
     parser.add_argument("--log-dir", default="logs")
     parser.add_argument("--report-dir", default="reports",
                         help="the report goes to REPORT_DIR/<log name>/ (default: reports)")
+    parser.add_argument("--no-report", action="store_true", help="train and log only (benchmarks)")
     args = parser.parse_args()
 
     start = time.perf_counter()
@@ -44,6 +45,8 @@ def main() -> None:
     for line in summary_lines(summary["flags"] or []):
         print(f"diagnosis:      {line}")
 
+    if args.no_report:
+        return
     log = Path(summary["log_file"])
     written = report.write_report(analysis.read_logs(log), Path(args.report_dir) / log.stem)
     print(f"report:         {written['summary.md'].parent}/ ({len(written) - 1} figures + summary.md)")

@@ -17,7 +17,13 @@ def test_bench_tiny_mode_writes_json_and_table(tmp_path):
     names = [r["variant"] for r in saved["results"]]
     assert any(n.startswith("A:") for n in names) and any(n.startswith("B:") for n in names)
     assert {"nnjax unlogged", "nnjax logged (every 100)", "nnjax logged + diagnostics"} <= set(names)
-    assert "logged + diagnostics / unlogged" in saved["ratios"]
+    assert any(n.startswith("nnjax 8 configurations vmapped") for n in names)
+    assert {"logged + diagnostics / unlogged", "8 vmapped / one unlogged run"} <= set(saved["ratios"])
+    assert {"logged", "logged + diagnostics"} <= set(saved["interleaved"])
+    assert len(saved["interleaved"]["rounds_s"]) == 2
     for r in saved["results"]:
         assert r["epochs_measured"] == 2 and 0 < r["min_s"] <= r["median_s"] <= r["max_s"]
+    job = saved["main_job"]  # the main job's script in a fresh process, one epoch
+    assert job["summary"]["status"].strip().startswith("completed")
+    assert job["wall_s"] > 0 and job["peak_rss_mb"] > 100
     assert "| variant |" in (tmp_path / "bench.md").read_text()
