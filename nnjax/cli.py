@@ -186,7 +186,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.error("choose a command: train, report, sweep or compare")
     prog = f"nnjax {args.command}"
+    from nnjax import compilation_cache
     from nnjax.data import DataError
+
+    compilation_cache.enable()
     from nnjax.logger import LogDirError
 
     try:

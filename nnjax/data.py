@@ -54,8 +54,8 @@ class Dataset:
                              f"(or (n, 28, 28), (n, 784, 1)); got shape {images.shape}")
         if images.ndim > 2:
             images = images.reshape(len(images), -1)
-        if images.dtype == np.uint8:
-            images = images.astype(np.float32) / 255.0
+        if images.dtype == np.uint8:  # one pass, one new array (fresh memory is slow to touch)
+            images = np.divide(images, np.float32(255.0), dtype=np.float32)
         self.images = _read_only(images.astype(np.float32, copy=False))
         self.labels = _read_only(_class_labels(labels, name))
         self.name = name

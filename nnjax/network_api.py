@@ -19,11 +19,15 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from nnjax import network
+from nnjax import compilation_cache, network
 from nnjax.activations import get_activation
 from nnjax.config import TrainConfig
 from nnjax.data import as_dataset
 from nnjax.runner import FitResult, fit
+
+
+# one compiled program per network shape instead of one small compile per operation
+_all_activations = jax.jit(network.all_activations, static_argnums=(2, 3))
 
 
 class NeuralNetwork:
@@ -34,6 +38,7 @@ class NeuralNetwork:
     """
 
     def __init__(self, sizes, **config):
+        compilation_cache.enable()
         self.config = TrainConfig(sizes=tuple(sizes) if isinstance(sizes, list) else sizes, **config)
         self.sizes = list(self.config.sizes)
         self.num_layers = len(self.sizes)
@@ -109,8 +114,8 @@ class NeuralNetwork:
 
     def get_all_activations(self, x) -> list[np.ndarray]:
         """Activations of every layer for one image: ``[input, hidden..., output]``."""
-        acts = network.all_activations(self.params, self._as_batch(x), self._activation,
-                                       self._output_activation)
+        acts = _all_activations(self.params, self._as_batch(x), self._activation,
+                                self._output_activation)
         return [np.asarray(a[0]) for a in acts]
 
     # -- saving and loading --------------------------------------------------------------------
