@@ -88,9 +88,13 @@ def nonfinite_counts(tree: Params) -> dict[str, jax.Array]:
 
 
 def all_finite(*trees) -> jax.Array:
-    """True when every leaf of every tree is finite: one max |x| per leaf (NaN and inf propagate
-    through it; unlike a sum, huge finite values cannot overflow into a false alarm)."""
-    leaves = [leaf for tree in trees for leaf in jax.tree_util.tree_leaves(tree)]
+    """True when every floating-point entry of every tree is finite: one max |x| per leaf (NaN and
+    inf propagate through it; unlike a sum, huge finite values cannot overflow into a false alarm).
+    Integer and empty leaves (an optimizer's step count, say) are skipped."""
+    leaves = [leaf for tree in trees for leaf in jax.tree_util.tree_leaves(tree)
+              if jnp.issubdtype(leaf.dtype, jnp.inexact) and leaf.size]
+    if not leaves:
+        return jnp.bool_(True)
     return jnp.isfinite(jnp.stack([jnp.max(jnp.abs(leaf)) for leaf in leaves])).all()
 
 

@@ -187,6 +187,10 @@ def make_sweep_epoch(config: TrainConfig, *, with_l2: bool, log_every: int | Non
     steps whose first step also computes :func:`nnjax.stats.step_stats` (no ``cond``: a
     conditional copies its operands every step). With a ``mesh`` the run axis is split over its
     devices with ``shard_map``.
+
+    No step pays for divergence: the epoch ends with one finiteness check per run, and only when
+    an active run went NaN/inf is the epoch replayed, watched step by step (first bad step, NaN/inf
+    counts, the last finite parameters kept), as :func:`nnjax.train.make_train_epoch` does.
     """
     step_fn = make_step(activation=config.activation, output_activation=config.output_activation,
                         cost=config.cost, optimizer=_optimizer(config, 0.0),
@@ -211,45 +215,50 @@ def make_sweep_epoch(config: TrainConfig, *, with_l2: bool, log_every: int | Non
         epoch = jnp.asarray(epoch, jnp.int32)
         zero_counts = jax.tree_util.tree_map(jnp.zeros_like, vcounts(params))
 
-        def step(carry, xs, log):
+        def step(carry, xs, log, watch):
+            """One step of every run. Watched: the first non-finite step of each active run is
+            recorded, and ended (or, with ``stop``, diverged) runs keep their parameters."""
             params, opt_state, bad_step, grad_counts, param_counts = carry
             batch_idx, idx = xs
             x = images[idx]  # (R, mbs, n_in), or (mbs, n_in) when shared
             y = jax.nn.one_hot(labels[idx], n_out, dtype=x.dtype)
             result = vstep(params, opt_state, x, y, n_l2)
-            global_step = epoch * steps + batch_idx
-            finite = vfinite(result.loss, result.grads, result.params)
-            first_bad = (bad_step < 0) & ~finite & active
-            # the predicate is not batched (one per device), so the counts cost nothing until needed
-            grad_counts, param_counts = jax.lax.cond(
-                jnp.any(first_bad),
-                lambda: jax.tree_util.tree_map(
-                    lambda new, old: jnp.where(first_bad[:, None], new, old),
-                    (vcounts(result.grads), vcounts(result.params)), (grad_counts, param_counts)),
-                lambda: (grad_counts, param_counts))
-            bad_step = jnp.where(first_bad, global_step, bad_step)
-            keep = ~active | ((bad_step >= 0) if stop else False)
-            new_params, new_opt_state = jax.tree_util.tree_map(
-                lambda old, new: jnp.where(keep.reshape((-1,) + (1,) * (new.ndim - 1)), old, new),
-                (params, opt_state), (result.params, result.opt_state))
+            new_params, new_opt_state = result.params, result.opt_state
+            if watch:
+                global_step = epoch * steps + batch_idx
+                finite = vfinite(result.loss, result.grads, result.params)
+                first_bad = (bad_step < 0) & ~finite & active
+                # the predicate is not batched (one per device): the counts cost nothing until needed
+                grad_counts, param_counts = jax.lax.cond(
+                    jnp.any(first_bad),
+                    lambda: jax.tree_util.tree_map(
+                        lambda new, old: jnp.where(first_bad[:, None], new, old),
+                        (vcounts(result.grads), vcounts(result.params)), (grad_counts, param_counts)),
+                    lambda: (grad_counts, param_counts))
+                bad_step = jnp.where(first_bad, global_step, bad_step)
+                keep = ~active | ((bad_step >= 0) if stop else False)
+                new_params, new_opt_state = _where_runs(keep, (params, opt_state),
+                                                        (new_params, new_opt_state))
             carry = (new_params, new_opt_state, bad_step, grad_counts, param_counts)
             return carry, ((result.loss, vstats(result, params)) if log else result.loss)
 
-        plain = lambda c, xs: step(c, xs, False)  # noqa: E731
-        logged = lambda c, xs: step(c, xs, True)  # noqa: E731
+        def run(watch):
+            """The epoch's scan (blocks of ``log_every`` steps, the first of each logged):
+            ``(carry, summed losses per run, logged statistics or None)``."""
+            plain = lambda c, xs: step(c, xs, False, watch)  # noqa: E731
+            logged = lambda c, xs: step(c, xs, True, watch)  # noqa: E731
 
-        def scan_sum(carry, xs):
-            if xs[0].shape[0] == 0:
-                return carry, jnp.zeros((runs,), jnp.float32)
-            carry, losses = jax.lax.scan(plain, carry, xs)
-            return carry, jnp.sum(losses, axis=0)
+            def scan_sum(carry, xs):
+                if xs[0].shape[0] == 0:
+                    return carry, jnp.zeros((runs,), jnp.float32)
+                carry, losses = jax.lax.scan(plain, carry, xs)
+                return carry, jnp.sum(losses, axis=0)
 
-        carry = (params, opt_state, jnp.full((runs,), -1, jnp.int32), zero_counts, zero_counts)
-        idxs = jnp.arange(steps, dtype=jnp.int32)
-        out = {}
-        if not log_every:
-            carry, total = scan_sum(carry, (idxs, batches))
-        else:
+            carry = (params, opt_state, jnp.full((runs,), -1, jnp.int32), zero_counts, zero_counts)
+            idxs = jnp.arange(steps, dtype=jnp.int32)
+            if not log_every:
+                carry, total = scan_sum(carry, (idxs, batches))
+                return carry, total, None
             L = log_every
             n_blocks, rest = divmod(steps, L)
 
@@ -271,10 +280,25 @@ def make_sweep_epoch(config: TrainConfig, *, with_l2: bool, log_every: int | Non
                 total = total + loss0
                 logged_stats.append(jax.tree_util.tree_map(lambda a: a[None], st))
             stacked = jax.tree_util.tree_map(lambda *a: jnp.concatenate(a), *logged_stats)
-            out["logged"] = jax.tree_util.tree_map(lambda a: jnp.swapaxes(a, 0, 1), stacked)
-        params, opt_state, bad_step, grad_counts, param_counts = carry
-        out.update(params=params, opt_state=opt_state, mean_loss=total / steps, bad_step=bad_step,
-                   bad_grad_counts=grad_counts, bad_param_counts=param_counts)
+            return carry, total, jax.tree_util.tree_map(lambda a: jnp.swapaxes(a, 0, 1), stacked)
+
+        def fast():
+            """No per-step check: ended runs are reset once at the end of the epoch."""
+            (p, s, *counts), total, logged = run(watch=False)
+            p, s = _where_runs(~active, (params, opt_state), (p, s))
+            return (p, s, *counts), total, logged
+
+        fast_out = fast()
+        (p, s, *_), total, _ = fast_out
+        finite = jnp.isfinite(total) & jax.vmap(stats.all_finite)(p, s)
+        # replay the epoch, watched, only when an active run went non-finite (one predicate per
+        # device: a cond, not a select), as nnjax.train's single-run epoch does
+        carry, total, logged = jax.lax.cond(jnp.any(active & ~finite), lambda: run(watch=True),
+                                            lambda: fast_out)
+        params_out, opt_state_out, bad_step, grad_counts, param_counts = carry
+        out = {} if logged is None else {"logged": logged}
+        out.update(params=params_out, opt_state=opt_state_out, mean_loss=total / steps,
+                   bad_step=bad_step, bad_grad_counts=grad_counts, bad_param_counts=param_counts)
         return out
 
     if mesh is None:
@@ -283,6 +307,12 @@ def make_sweep_epoch(config: TrainConfig, *, with_l2: bool, log_every: int | Non
     sharded = jax.shard_map(epoch_fn, mesh=mesh, check_vma=False,
                             in_specs=(run, run, run, run, run, rep, rep, rep), out_specs=run)
     return jax.jit(sharded)
+
+
+def _where_runs(keep: jax.Array, old, new):
+    """Per run (leading axis): ``old`` where ``keep`` (R,) is true, else ``new``."""
+    return jax.tree_util.tree_map(
+        lambda o, n: jnp.where(keep.reshape((-1,) + (1,) * (n.ndim - 1)), o, n), old, new)
 
 
 def init_group(configs: Sequence[TrainConfig], n_train: int):

@@ -171,7 +171,7 @@ def make_train_epoch(*, activation=sigmoid, output_activation=None, cost=quadrat
             (new_params, new_opt_state), losses = _logged_scan(
                 plain, logged, (params, opt_state), xs, log_every, hand_over)
         mean_loss = jnp.mean(losses)
-        finite = jnp.isfinite(mean_loss) & _all_finite(new_params, new_opt_state)
+        finite = jnp.isfinite(mean_loss) & stats.all_finite(new_params, new_opt_state)
         return EpochResult(new_params, new_opt_state, mean_loss, clean(params)), finite
 
     def replay(params, opt_state, images, labels, key, epoch):
@@ -314,14 +314,6 @@ def _replay_unless_finite(replay, finite, result, args):
         return out, jax.tree_util.tree_map(lambda _: True, out)
 
     return choose(finite, result, args)
-
-
-def _all_finite(*trees) -> jax.Array:
-    """True when every floating-point entry of the trees is finite (integer leaves, such as an
-    optimizer's step count, are skipped)."""
-    leaves = [leaf for leaf in jax.tree_util.tree_leaves(trees)
-              if jnp.issubdtype(leaf.dtype, jnp.inexact) and leaf.size]
-    return stats.all_finite(leaves) if leaves else jnp.bool_(True)
 
 
 def minibatches(n: int, mini_batch_size: int, *, key: jax.Array) -> jax.Array:
