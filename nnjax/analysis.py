@@ -38,6 +38,8 @@ from typing import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
+from nnjax.logger import parse_lines
+
 LOGS_ENV = "NNJAX_LOGS"
 DEFAULT_THRESHOLD = 0.1  # percentage points of test accuracy
 INCOMPLETE = "incomplete"
@@ -95,26 +97,19 @@ def find_logs(source: PathLike | Sequence[PathLike] | None = None, *,
 # -- reading lines -------------------------------------------------------------------------------
 def read_records(path: PathLike) -> tuple[list[dict], list[str]]:
     """The records of one JSONL file (each with ``_line``, its 1-based line number) and the problems
-    met: a torn last line or another unreadable line is skipped and reported, never raised."""
+    met: a torn last line or another unreadable line is skipped and reported, never raised. Bare
+    NaN is accepted: the seed's logs hold it."""
     path = Path(path)
-    lines = path.read_bytes().split(b"\n")
-    last = max((i for i, raw in enumerate(lines) if raw.strip()), default=-1)
     records, problems = [], []
-    for i, raw in enumerate(lines):
-        if not raw.strip():
-            continue
-        try:
-            record = json.loads(raw)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    for line in parse_lines(path.read_bytes(), strict=False):
+        if line.error is not None:
             what = ("incomplete last line skipped (the run was killed or is still writing)"
-                    if i == last else f"not valid JSON, skipped ({getattr(exc, 'msg', exc)})")
-            problems.append(f"{path}: line {i + 1}: {what}")
-            continue
-        if not isinstance(record, dict) or not isinstance(record.get("type"), str):
-            problems.append(f"{path}: line {i + 1}: not a log record (no 'type'), skipped")
-            continue
-        record["_line"] = i + 1
-        records.append(record)
+                    if line.last else f"not valid JSON, skipped ({getattr(line.error, 'msg', line.error)})")
+            problems.append(f"{path}: line {line.number}: {what}")
+        elif not isinstance(line.value, dict) or not isinstance(line.value.get("type"), str):
+            problems.append(f"{path}: line {line.number}: not a log record (no 'type'), skipped")
+        else:
+            records.append({**line.value, "_line": line.number})
     return records, problems
 
 

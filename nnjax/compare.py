@@ -8,8 +8,8 @@ name. Logs with missing pieces (a run interrupted before its first epoch ended, 
 torn last line, a file that is not an nnjax log) are kept with a note or skipped with a note; they
 never raise.
 
-This module reads the JSONL records itself (a small tolerant reader); it never trains and never
-prints. Figures are :class:`matplotlib.figure.Figure` objects made without pyplot, so none is left
+Lines are parsed by :func:`nnjax.logger.parse_lines`, the parser of every log reader; this module
+never trains and never prints. Figures are :class:`matplotlib.figure.Figure` objects made without pyplot, so none is left
 open.
 """
 
@@ -22,6 +22,8 @@ from pathlib import Path
 from typing import Iterable
 
 import pandas as pd
+
+from nnjax.logger import parse_lines
 
 #: Configuration keys shown in the table even when all runs agree on them.
 CONFIG_COLUMNS = ("sizes", "activation", "output_activation", "cost", "init", "optimizer",
@@ -56,22 +58,17 @@ def log_paths(sources: str | os.PathLike | Iterable) -> list[Path]:
 def read_records(path: str | os.PathLike) -> tuple[list[dict], list[str]]:
     """The JSON records of one log and notes about lines that could not be read (a torn last line,
     garbage). Never raises on content; an unreadable file gives no records and a note."""
-    records, notes = [], []
     try:
-        lines = Path(path).read_text(encoding="utf-8", errors="replace").splitlines()
+        data = Path(path).read_bytes()
     except OSError as exc:
         return [], [f"{path}: cannot be read ({exc.strerror or exc})"]
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError:
-            where = "last line" if number == len(lines) else f"line {number}"
+    records, notes = [], []
+    for line in parse_lines(data, strict=False):
+        if line.error is not None:
+            where = "last line" if line.last else f"line {line.number}"
             notes.append(f"{Path(path).name}: skipped a torn or invalid {where}")
-            continue
-        if isinstance(record, dict):
-            records.append(record)
+        elif isinstance(line.value, dict):
+            records.append(line.value)
     return records, notes
 
 

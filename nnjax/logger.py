@@ -80,7 +80,7 @@ import os
 import threading
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -355,33 +355,56 @@ class TrainingLogger:
         }
 
 
+class LogLine(NamedTuple):
+    """One non-blank line of a JSONL log: its 1-based ``number``, the parsed JSON ``value`` (None
+    when it could not be parsed), the ``error`` met parsing it, and whether it is the ``last``
+    non-blank line of the file (where a killed run leaves a torn line)."""
+
+    number: int
+    value: Any
+    error: ValueError | None
+    last: bool
+
+
+def parse_lines(data: bytes, *, strict: bool = True) -> list[LogLine]:
+    """Every non-blank line of a JSONL log's bytes, parsed: the one parser behind every reader
+    (:func:`read_records` here, :func:`nnjax.analysis.read_records`, :func:`nnjax.compare.read_records`),
+    which differ only in what they say about a bad line. ``strict`` refuses bare ``NaN`` and
+    ``Infinity``, which nnjax never writes (the seed's logs may hold them)."""
+    def refuse(constant):
+        raise ValueError(f"bare {constant} is not strict JSON")
+
+    numbered = [(i, raw) for i, raw in enumerate(data.split(b"\n"), start=1) if raw.strip()]
+    lines = []
+    for k, (number, raw) in enumerate(numbered):
+        try:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+            value, error = json.loads(raw.decode("utf-8"), parse_constant=refuse if strict else None), None
+        except ValueError as exc:
+            value, error = None, exc
+        lines.append(LogLine(number, value, error, k == len(numbered) - 1))
+    return lines
+
+
 def read_records(path: str | os.PathLike) -> tuple[list[dict], list[str]]:
     """Every record of a log file, and the problems met: ``(records, problems)``.
 
     A line that is not a strict-JSON object is skipped and reported in ``problems`` (with its line
     number) — typically the torn last line of a run killed while writing. Never raises on content.
     """
-    def refuse(constant):
-        raise ValueError(f"bare {constant} is not strict JSON")
-
-    records, problems = [], []
     data = Path(path).read_bytes()
-    lines = data.split(b"\n")
-    if lines and lines[-1] == b"":
-        lines.pop()
-    elif lines:
-        problems.append(f"line {len(lines)}: no final newline (torn last line of a killed run?)")
-    for number, raw in enumerate(lines, start=1):
-        try:
-            record = json.loads(raw.decode("utf-8"), parse_constant=refuse)
-            if not isinstance(record, dict):
-                raise ValueError("not a JSON object")
-        except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
-            problems.append(f"line {number}: skipped, not a valid record ({exc})")
+    records, problems = [], []
+    if data and not data.endswith(b"\n"):
+        last = data.count(b"\n") + 1
+        problems.append(f"line {last}: no final newline (torn last line of a killed run?)")
+    for line in parse_lines(data):
+        if line.error is None and not isinstance(line.value, dict):
+            line = line._replace(error=ValueError("not a JSON object"))
+        if line.error is not None:
+            problems.append(f"line {line.number}: skipped, not a valid record ({line.error})")
             continue
-        records.append(record)
+        records.append(line.value)
     return records, problems
 
 
 __all__ = ["TrainingLogger", "LogDirError", "SCHEMA_VERSION", "RECORD_TYPES", "check_writable",
-           "to_json_safe", "read_records"]
+           "to_json_safe", "read_records", "parse_lines", "LogLine"]

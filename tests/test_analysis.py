@@ -216,3 +216,22 @@ def test_missing_and_empty_logs_raise_clear_errors(tmp_path, monkeypatch):
     monkeypatch.delenv(analysis.LOGS_ENV, raising=False)
     with pytest.raises(LogNotFoundError, match="NNJAX_LOGS"):
         analysis.find_logs(default_dirs=("logs",))
+
+
+def test_the_three_readers_keep_the_same_records_and_name_the_same_bad_lines(tmp_path):
+    from nnjax import compare, logger
+
+    good = [{"type": "run_start", "run_id": "r", "n": 1}, {"type": "epoch_end", "run_id": "r", "n": 2}]
+    path = tmp_path / "mixed.jsonl"
+    path.write_bytes(json.dumps(good[0]).encode() + b"\n{not json\n\n"
+                     + json.dumps(good[1]).encode() + b'\n{"type": "training_co')
+    strict, strict_problems = logger.read_records(path)
+    tables, table_problems = analysis.read_records(path)
+    compared, notes = compare.read_records(path)
+    assert strict == compared == good
+    assert [{k: v for k, v in r.items() if k != "_line"} for r in tables] == good
+    assert [r["_line"] for r in tables] == [1, 4]
+    assert [p.split(":")[0] for p in strict_problems] == ["line 5", "line 2", "line 5"]
+    assert "line 2: not valid JSON" in table_problems[0] and "line 5: incomplete last line" in table_problems[1]
+    assert notes == ["mixed.jsonl: skipped a torn or invalid line 2",
+                     "mixed.jsonl: skipped a torn or invalid last line"]
