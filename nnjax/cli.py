@@ -258,6 +258,8 @@ def _train(args) -> int:
             None if args.no_log else TrainingLogger(args.log_dir)), progress=not args.no_progress)
     except (ValueError, TypeError) as exc:  # fit checks data against the config before training
         raise UserError(str(exc)) from None
+    except OSError as exc:  # the log stopped being writable (a full disk, a removed folder)
+        raise UserError(f"training stopped, the log could not be written: {exc}") from None
     _print_summary(result, time.perf_counter() - start)
     if args.report and result.log_file:
         written = _write_report([Path(result.log_file)], None)

@@ -80,7 +80,7 @@ import os
 import threading
 import uuid
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, Callable, NamedTuple
 
 import numpy as np
 
@@ -96,6 +96,10 @@ _KEPT_FOR_DIAGNOSIS = {"run_start": ("config",), "epoch_end": ("epoch", "accurac
 
 class LogDirError(ValueError):
     """The log folder cannot be created or written."""
+
+
+class LogWriteError(OSError):
+    """A record could not be written to the log file during training (from a host callback)."""
 
 
 def utc_now() -> str:
@@ -247,6 +251,32 @@ class TrainingLogger:
                 self.callback_errors.append(repr(exc))
 
         return sink
+
+    def on_epoch_stats(self, probe_fields: Callable[[dict], dict] | None = None):
+        """The host end of the epoch's last callback (``on_epoch_stats`` of
+        :func:`nnjax.train.make_train_epoch`): writes the ``weight_snapshot`` record from the
+        result's ``"weights"`` (:func:`nnjax.stats.weight_stats`) and, if the result has a
+        ``"probe"``, the ``probe_stats`` record with the fields ``probe_fields(result["probe"])``.
+        Never raises; errors are kept in ``callback_errors``, like :meth:`on_stats`."""
+        from nnjax.stats import to_rows
+
+        def sink(epoch: int, result: dict) -> None:
+            try:
+                self.log_weight_snapshot(epoch, to_rows(result["weights"]))
+                if "probe" in result:
+                    self.log_probe_stats(epoch, **probe_fields(result["probe"]))
+            except Exception as exc:  # noqa: BLE001 - must not propagate into XLA
+                self.callback_errors.append(repr(exc))
+
+        return sink
+
+    def raise_callback_errors(self) -> None:
+        """Raise :class:`LogWriteError` if a callback failed to write a record (a full disk, say):
+        the training goes on in compiled code, so this is where the run learns of it."""
+        if self.callback_errors:
+            errors, self.callback_errors = self.callback_errors, []
+            raise LogWriteError(f"could not write {len(errors)} record(s) to {self.log_file}; the "
+                                f"first error: {errors[0]}")
 
     def log_weight_snapshot(self, epoch: int, layers: list[dict]) -> dict:
         return self.write("weight_snapshot", epoch=epoch, layers=layers)
@@ -406,5 +436,5 @@ def read_records(path: str | os.PathLike) -> tuple[list[dict], list[str]]:
     return records, problems
 
 
-__all__ = ["TrainingLogger", "LogDirError", "SCHEMA_VERSION", "RECORD_TYPES", "check_writable",
+__all__ = ["TrainingLogger", "LogDirError", "LogWriteError", "SCHEMA_VERSION", "RECORD_TYPES", "check_writable",
            "to_json_safe", "read_records", "parse_lines", "LogLine"]

@@ -32,7 +32,7 @@ import jax
 import numpy as np
 import optax
 
-from nnjax import network, schedule
+from nnjax import network, schedule, stats
 from nnjax.config import TrainConfig, describe_optimizer, with_weight_decay
 from nnjax.data import Dataset, as_dataset
 from nnjax.diagnose import diagnose as diagnosis_flags
@@ -41,7 +41,7 @@ from nnjax.logger import TrainingLogger
 from nnjax.monitor import make_measure
 from nnjax.outcome import diagnose
 from nnjax.stats import to_rows
-from nnjax.train import make_evaluate, make_train_epoch, weight_stats
+from nnjax.train import make_evaluate, make_train_epoch
 
 STATUSES = ("completed", "interrupted", "nonfinite", "early_stopped", "error")
 
@@ -235,12 +235,18 @@ def fit(config: TrainConfig, training_data, test_data=None, *, logger: TrainingL
     if config.lr_schedule_n:
         schedule.set_learning_rate(opt_state, config.learning_rate)  # refuses optimizers without one
     steps = len(train_ds) // config.mini_batch_size
+    diag = None
+    if logger and config.diagnostics:
+        probe, source = next((d, name) for d, name in ((probe_ds, "probe_data"),
+                                                       (eval_ds, "evaluation_data"),
+                                                       (train_ds, "training_data")) if d is not None)
+        diag = RunDiagnostics(config, params, probe, source=source)
     train_epoch = make_train_epoch(
         activation=config.activation, output_activation=config.output_activation, cost=config.cost,
         optimizer=tx, mini_batch_size=config.mini_batch_size, l2=config.l2,
-        log_every=config.log_interval if logger else None,
-        on_stats=logger.on_stats(config.mini_batch_size) if logger else None,
-        stop_on_nonfinite=config.stop_on_nonfinite)
+        stop_on_nonfinite=config.stop_on_nonfinite,
+        **(epoch_logging(logger, config.log_interval, config.mini_batch_size, diag) if logger else {}))
+    probe_inputs = diag.inputs if diag else None
     evaluate = make_evaluate(activation=config.activation, output_activation=config.output_activation)
     measure = make_measure(activation=config.activation, output_activation=config.output_activation,
                            cost=config.cost, l2=config.l2)
@@ -261,12 +267,6 @@ def fit(config: TrainConfig, training_data, test_data=None, *, logger: TrainingL
             config_record["learning_rate"] = schedule.find_learning_rate(opt_state)
         logger.log_run_start(config=config_record,
                              data=data_record, environment=environment())
-    diag = None
-    if logger and config.diagnostics:
-        probe, source = next((d, name) for d, name in ((probe_ds, "probe_data"),
-                                                       (eval_ds, "evaluation_data"),
-                                                       (train_ds, "training_data")) if d is not None)
-        diag = RunDiagnostics(config, params, probe, source=source)
 
     history: list[dict] = []
     status = "completed"
@@ -278,10 +278,12 @@ def fit(config: TrainConfig, training_data, test_data=None, *, logger: TrainingL
                     logger.log_epoch_start(epoch, config.epochs)
                 key, epoch_key = jax.random.split(key)
                 t0 = time.perf_counter()
-                result = train_epoch(params, opt_state, images, labels, epoch_key, epoch)
+                result = train_epoch(params, opt_state, images, labels, epoch_key, epoch,
+                                     probe_inputs)
                 jax.block_until_ready(result)
                 if logger:
-                    jax.effects_barrier()  # every mini_batch record of this epoch is written
+                    jax.effects_barrier()  # every record the epoch's callbacks write is written
+                    logger.raise_callback_errors()
                 if interrupted.aborted:  # a second Ctrl-C, possibly swallowed in a callback
                     raise KeyboardInterrupt
                 duration = time.perf_counter() - t0
@@ -310,9 +312,6 @@ def fit(config: TrainConfig, training_data, test_data=None, *, logger: TrainingL
                                              cost=float(result.nonfinite.loss))
                     entry["nonfinite_step"] = bad_step
                 if logger:
-                    logger.log_weight_snapshot(epoch, to_rows(weight_stats(params)))
-                    if diag:
-                        logger.log_probe_stats(epoch, **diag.epoch_fields(params))
                     logger.log_epoch_end(epoch, entry["test_accuracy"], entry["test_total"],
                                          duration, train_cost=entry["train_cost"],
                                          eval_seconds=entry["eval_seconds"],
@@ -351,6 +350,24 @@ def fit(config: TrainConfig, training_data, test_data=None, *, logger: TrainingL
             logger.close()
     return FitResult(params, history, status, total, str(logger.log_file) if logger else None,
                      diagnosis)
+
+
+def epoch_logging(logger: TrainingLogger, log_every: int, mini_batch_size: int,
+                  diag: RunDiagnostics | None = None) -> dict:
+    """The learning-mode log's arguments of :func:`nnjax.train.make_train_epoch`: ``mini_batch``
+    records every ``log_every`` steps and, at the end of each epoch, measured inside the compiled
+    epoch, the ``weight_snapshot`` record and (with ``diag``) the ``probe_stats`` record. The
+    compiled epoch then takes ``diag.inputs`` as its ``probe``."""
+
+    def at_epoch_end(params, probe):
+        out = {"weights": stats.weight_stats(params)}
+        if diag is not None:
+            out["probe"] = diag.stats(params, probe)
+        return out
+
+    return {"log_every": log_every, "on_stats": logger.on_stats(mini_batch_size),
+            "epoch_stats": at_epoch_end,
+            "on_epoch_stats": logger.on_epoch_stats(diag.record_fields if diag else None)}
 
 
 def _nonfinite_rows(nonfinite) -> list[dict]:

@@ -10,7 +10,9 @@ statistics are packed into one row, and an ordered ``io_callback`` hands blocks 
 (≈ every 1,000 steps; each callback has a fixed cost). The epoch is then a scan over chunks of
 ``log_every`` steps whose first step is the logged one and whose others are an inner scan of plain
 steps — the same steps in the same order, with no per-step ``lax.cond`` (which cost ≈ 25 % on
-CPU). Without ``on_stats``, nothing of the logging is traced.
+CPU). Given ``epoch_stats``, the parameters the epoch ends with are measured inside the same
+compiled program (weight statistics, the diagnostics' probe batch) and handed out by one more call
+of the same ordered callback. Without them, nothing of the logging is traced.
 
 Divergence costs nothing per step: the epoch ends with one finiteness check of its parameters,
 optimizer state and mean cost, and only when that fails is the epoch replayed from its start by a
@@ -58,6 +60,7 @@ class EpochResult(NamedTuple):
 
 
 StatsSink = Callable[[dict], None]
+EpochStatsSink = Callable[[int, dict], None]
 
 
 class StepResult(NamedTuple):
@@ -103,8 +106,11 @@ def make_step(*, activation=sigmoid, output_activation=None, cost=quadratic,
 def make_train_epoch(*, activation=sigmoid, output_activation=None, cost=quadratic,
                      optimizer: optax.GradientTransformation, mini_batch_size: int,
                      l2: float = 0.0, n_train: int | None = None, log_every: int | None = None,
-                     on_stats: StatsSink | None = None, stop_on_nonfinite: bool = True):
-    """Build the compiled epoch ``train_epoch(params, opt_state, images, labels, key, epoch=0)``.
+                     on_stats: StatsSink | None = None, stop_on_nonfinite: bool = True,
+                     epoch_stats: Callable[[Params, object], dict] | None = None,
+                     on_epoch_stats: EpochStatsSink | None = None):
+    """Build the compiled epoch
+    ``train_epoch(params, opt_state, images, labels, key, epoch=0, probe=None)``.
 
     ``images`` (n, n_in) float32 and ``labels`` (n,) int on the device; each epoch visits
     ``n // mini_batch_size`` mini-batches of a fresh permutation from ``key`` (the remainder is
@@ -112,7 +118,10 @@ def make_train_epoch(*, activation=sigmoid, output_activation=None, cost=quadrat
     records. ``l2`` is the book's λ, scaled by ``n_train`` (default: ``n``). ``on_stats`` receives,
     on the host, ``{"epoch", "batch_idx", "step", "stats": stats.step_stats(...)}`` with NumPy
     values every ``log_every`` steps (the first step of each epoch included), in step order.
-    Without ``on_stats`` the epoch has no host callback, so it can be ``jax.vmap``-ped (over
+    ``epoch_stats(params, probe)`` (traced, inside the compiled epoch) measures the parameters the
+    epoch ends with — ``probe`` is whatever ``train_epoch`` got, e.g. a fixed batch of images —
+    and the same ordered callback hands its result (NumPy) to ``on_epoch_stats(epoch, result)``
+    after the epoch's last ``on_stats`` row. Without ``on_stats`` and ``on_epoch_stats`` the epoch has no host callback, so it can be ``jax.vmap``-ped (over
     parameters, optimizer states and keys: several networks at once); an ordered callback cannot be.
     Vmapped, the replay below runs only in an epoch where some network went non-finite.
 
@@ -126,6 +135,9 @@ def make_train_epoch(*, activation=sigmoid, output_activation=None, cost=quadrat
     """
     if on_stats is not None and (log_every is None or log_every <= 0):
         raise ValueError(f"log_every must be a positive number of mini-batches, got {log_every}")
+    if (epoch_stats is None) != (on_epoch_stats is None):
+        raise ValueError("epoch_stats and on_epoch_stats go together: the first measures the "
+                         "parameters at the end of the epoch, the second receives the result")
     sgd_step = make_step(activation=activation, output_activation=output_activation, cost=cost,
                          optimizer=optimizer, l2=l2)
     hand_over = _StatsHandOver(on_stats) if on_stats is not None else None
@@ -199,11 +211,15 @@ def make_train_epoch(*, activation=sigmoid, output_activation=None, cost=quadrat
         return EpochResult(p, s, jnp.mean(losses), bad)
 
     @jax.jit
-    def train_epoch(params, opt_state, images, labels, key, epoch=0):
+    def train_epoch(params, opt_state, images, labels, key, epoch=0, probe=None):
         epoch = jnp.asarray(epoch, jnp.int32)
         args = (params, opt_state, images, labels, key, epoch)
         result, finite = fast(*args)
-        return _replay_unless_finite(replay, finite, result, args)
+        result = _replay_unless_finite(replay, finite, result, args)
+        if epoch_stats is not None:
+            io_callback(lambda e, tree: on_epoch_stats(int(e), jax.tree_util.tree_map(np.asarray, tree)),
+                        None, epoch, epoch_stats(result.params, probe), ordered=True)
+        return result
 
     return train_epoch
 

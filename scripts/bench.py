@@ -4,9 +4,10 @@
 Variants:
   A  the book's algorithm in NumPy, per-example backprop (float64, as network.py)
   B  the same with whole mini-batches as matrices (float32)
-  nnjax unlogged; nnjax with the learning-mode log (default interval 100); the same plus the
-  per-epoch diagnostics (probe statistics and histograms on 1,000 images, written each epoch and
-  timed as part of the epoch); 8 configurations (learning rates) vmapped in one program, as
+  nnjax unlogged; nnjax with the learning-mode log (default interval 100, and each epoch's weight
+  snapshot); the same plus the per-epoch diagnostics (probe statistics and histograms on 1,000
+  images) — both as ``fit`` builds them (``nnjax.runner.epoch_logging``: measured inside the
+  compiled epoch, written by its host callback, timed as part of the epoch); 8 configurations (learning rates) vmapped in one program, as
   ``nnjax sweep`` trains them.
 Per variant: median and range of the measured epochs after a warm-up epoch (training only, device
 finished), compile time, evaluation time for the test images, peak-memory growth; then ratios to A
@@ -39,10 +40,12 @@ import optax
 from nnjax import TrainConfig, TrainingLogger, load_mnist, network
 from nnjax.compilation_cache import MIN_COMPILE_SECONDS
 from nnjax.diagnostics import RunDiagnostics
+from nnjax.runner import epoch_logging
 from nnjax.sweep import grid, init_group, make_sweep_epoch
 from nnjax.train import make_evaluate, make_train_epoch
 
 SIZES = [784, 30, 10]
+LOG_EVERY = TrainConfig().log_interval  # the learning-mode default
 ETA, BATCH = 3.0, 10
 REPO = Path(__file__).resolve().parents[1]
 
@@ -158,32 +161,28 @@ def bench_nnjax(name, train, test, epochs, *, logged: bool, diagnostics: bool = 
     tmp = tempfile.TemporaryDirectory()
     logger = TrainingLogger(tmp.name) if logged else None
     tx = optax.sgd(ETA)
-    epoch_fn = make_train_epoch(optimizer=tx, mini_batch_size=BATCH,
-                                log_every=100 if logged else None,
-                                on_stats=logger.on_stats(BATCH) if logged else None)
-    evaluate = make_evaluate()
     params = network.init_params(SIZES, key=jax.random.key(0))
+    diag = RunDiagnostics(TrainConfig(), params, train) if diagnostics else None
+    epoch_fn = make_train_epoch(optimizer=tx, mini_batch_size=BATCH,
+                                **(epoch_logging(logger, LOG_EVERY, BATCH, diag) if logged else {}))
+    probe = diag.inputs if diag else None
+    evaluate = make_evaluate()
     state = tx.init(params)
     images, labels = jax.device_put(train.images), jax.device_put(train.labels)
     test_images, test_labels = jax.device_put(test.images), jax.device_put(test.labels)
     key = jax.random.key(1)
-    diag = RunDiagnostics(TrainConfig(), params, train) if diagnostics else None
     t0 = time.perf_counter()
-    compiled = epoch_fn.lower(params, state, images, labels, key, 0).compile()
+    compiled = epoch_fn.lower(params, state, images, labels, key, 0, probe).compile()
     compile_s = time.perf_counter() - t0
     del compiled
-    jax.block_until_ready(epoch_fn(params, state, images, labels, key, 0))  # warm-up
-    if diag:
-        diag.epoch_fields(params)  # compiles the probe
+    jax.block_until_ready(epoch_fn(params, state, images, labels, key, 0, probe))  # warm-up
     times = []
     for epoch in range(epochs):
         key, k = jax.random.split(key)
         t0 = time.perf_counter()
-        result = jax.block_until_ready(epoch_fn(params, state, images, labels, k, epoch))
+        result = jax.block_until_ready(epoch_fn(params, state, images, labels, k, epoch, probe))
         if logged:
             jax.effects_barrier()
-        if diag:
-            logger.log_probe_stats(epoch, **diag.epoch_fields(result.params))
         times.append(time.perf_counter() - t0)
         params, state = result.params, result.opt_state
     jax.block_until_ready(evaluate(params, test_images, test_labels))
@@ -207,25 +206,25 @@ def interleaved_ratios(train, rounds: int) -> dict:
     tmp = tempfile.TemporaryDirectory()
     logger = TrainingLogger(tmp.name)
     tx = optax.sgd(ETA)
-    plain = make_train_epoch(optimizer=tx, mini_batch_size=BATCH)
-    logged = make_train_epoch(optimizer=tx, mini_batch_size=BATCH, log_every=100,
-                              on_stats=logger.on_stats(BATCH))
     params = network.init_params(SIZES, key=jax.random.key(0))
     diag = RunDiagnostics(TrainConfig(), params, train)
-    images, labels = jax.device_put(train.images), jax.device_put(train.labels)
     kinds = ("unlogged", "logged", "logged + diagnostics")
+    epochs = {"unlogged": (make_train_epoch(optimizer=tx, mini_batch_size=BATCH), None),
+              "logged": (make_train_epoch(optimizer=tx, mini_batch_size=BATCH,
+                                          **epoch_logging(logger, LOG_EVERY, BATCH)), None),
+              "logged + diagnostics": (make_train_epoch(optimizer=tx, mini_batch_size=BATCH,
+                                                        **epoch_logging(logger, LOG_EVERY, BATCH, diag)),
+                                       diag.inputs)}
+    images, labels = jax.device_put(train.images), jax.device_put(train.labels)
     state = {kind: (params, tx.init(params)) for kind in kinds}
     key = jax.random.key(1)
 
     def run(kind, epoch):
-        p, s = state[kind]
+        (p, s), (epoch_fn, probe) = state[kind], epochs[kind]
         t0 = time.perf_counter()
-        result = jax.block_until_ready((plain if kind == "unlogged" else logged)(
-            p, s, images, labels, key, epoch))
+        result = jax.block_until_ready(epoch_fn(p, s, images, labels, key, epoch, probe))
         if kind != "unlogged":
             jax.effects_barrier()
-        if kind == "logged + diagnostics":
-            logger.log_probe_stats(epoch, **diag.epoch_fields(result.params))
         state[kind] = (result.params, result.opt_state)
         return time.perf_counter() - t0
 

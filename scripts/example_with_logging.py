@@ -2,8 +2,9 @@
 
 [784, 30, 10], sigmoid, quadratic cost, plain SGD, mini-batch 10, η = 3.0, 30 epochs on the 50,000
 training images, evaluated on the 10,000 test images after every epoch. Writes
-``logs/training_*.jsonl``, then the report for that log — five PNG figures and ``summary.md`` under
-``reports/<log name>/`` — and prints a short summary. Written with the seed project's API.
+``logs/training_*.jsonl``, then the report for that log — its PNG figures (the learning curves,
+weights, gradients, timings and activation pattern, and the diagnostics' five) and ``summary.md``
+under ``reports/<log name>/`` — and prints a short summary. Written with the seed project's API.
 
     NNJAX_DATA_DIR=../shared/data/mnist python scripts/example_with_logging.py [--epochs 30]
 """

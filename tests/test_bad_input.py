@@ -11,7 +11,7 @@ import pytest
 import nnjax
 from nnjax import DataError, NeuralNetwork, TrainConfig, fit, load_mnist
 from nnjax.logged_network import LoggedNeuralNetwork
-from nnjax.logger import LogDirError, TrainingLogger
+from nnjax.logger import LogDirError, LogWriteError, TrainingLogger, read_records
 from nnjax.runner import check_data
 
 
@@ -149,6 +149,29 @@ def test_unwritable_log_folder_fails_before_training(tmp_path):
         LoggedNeuralNetwork([784, 30, 10], log_dir=blocker / "logs")
     with pytest.raises(ValueError, match=r"a_file"):  # LogDirError is a ValueError
         TrainingLogger(blocker)
+
+
+class _DiskFillsUp(TrainingLogger):
+    """A logger whose disk is full from the third ``mini_batch`` record on."""
+
+    def log_mini_batch(self, **fields):
+        self.mini_batches = getattr(self, "mini_batches", 0) + 1
+        if self.mini_batches > 2:
+            raise OSError(28, "No space left on device")
+        return super().log_mini_batch(**fields)
+
+
+def test_a_log_that_stops_being_writable_stops_the_run_with_the_reason(mnist, log_dir):
+    training, _, test = mnist
+    logger = _DiskFillsUp(log_dir)
+    config = TrainConfig(epochs=3, log_interval=100)
+    with pytest.raises(LogWriteError, match=r"could not write \d+ record.*No space left on device"):
+        fit(config, training[:3000], test[:500], logger=logger)
+    records, problems = read_records(logger.log_file)
+    assert problems == []  # what was written is whole
+    types = [r["type"] for r in records]
+    assert types.count("mini_batch") == 2 and "epoch_end" not in types  # stopped in epoch 0
+    assert records[-1]["type"] == "training_complete" and records[-1]["status"] == "error"
 
 
 def _write_idx(path: Path, dims, dtype_code=b"\x08", magic=b"\x00\x00") -> None:

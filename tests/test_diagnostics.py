@@ -97,6 +97,21 @@ def test_histogram_agrees_with_numpy_and_counts_what_falls_outside():
     assert h["nan"] == 1
 
 
+@pytest.mark.parametrize("lo, hi, n", [(-2.0, 2.0, 10), (-0.37, 0.37, 40), (-12.0, 2.0, 28)])
+def test_histogram_puts_values_on_and_beside_every_edge_in_the_right_bin(lo, hi, n):
+    edges = np.linspace(lo, hi, n + 1).astype(np.float32)
+    beside = [np.nextafter(edges, np.float32(-np.inf)), edges, np.nextafter(edges, np.float32(np.inf))]
+    values = np.concatenate([*beside, [np.inf, -np.inf]]).astype(np.float32)
+    values = values[(values == 0) | ~(np.abs(values) < np.finfo(np.float32).tiny)]  # XLA flushes
+    # subnormals (the neighbours of an edge at 0) to zero, searched or not
+    h = jax.device_get(dx.histogram(jnp.asarray(values), jnp.asarray(edges)))
+    idx = np.searchsorted(edges, values, side="right") - 1  # left-closed bins
+    idx[values == edges[-1]] = n - 1  # the last bin is closed
+    inside = (values >= edges[0]) & (values <= edges[-1])
+    np.testing.assert_array_equal(h["counts"], np.bincount(idx[inside], minlength=n))
+    assert h["below"] == np.sum(values < edges[0]) == 2 and h["above"] == 2
+
+
 def test_probe_is_fixed_per_seed_and_confusion_counts_every_image():
     np.testing.assert_array_equal(dx.choose_probe(10_000, seed=3), dx.choose_probe(10_000, seed=3))
     assert len(set(dx.choose_probe(10_000, seed=3))) == 1000

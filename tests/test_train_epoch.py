@@ -110,3 +110,40 @@ def test_vmapped_epochs_replay_only_the_network_that_diverged():
         params, stacked, images, labels, key, EPOCH)
     for i, single in enumerate(alone):
         assert_trees_close(jax.tree.map(lambda x: x[i], together), single)
+
+
+def test_the_end_of_epoch_statistics_come_through_the_same_callback_after_the_last_row():
+    images, labels = toy_data()
+    params = init_params([6, 5, 3], key=jax.random.key(0))
+    tx = optax.sgd(1.0)
+    events = []
+    epoch_fn = train.make_train_epoch(
+        optimizer=tx, mini_batch_size=BATCH, log_every=4,
+        on_stats=lambda r: events.append(("row", int(r["epoch"]), int(r["batch_idx"]))),
+        epoch_stats=lambda p, probe: {"weights": stats.weight_stats(p), "probe": probe @ p[0].w.T},
+        on_epoch_stats=lambda epoch, tree: events.append(("end", epoch, tree)))
+    probe = images[:4]
+    state, key = tx.init(params), jax.random.key(5)
+    ends = []
+    for epoch in range(2):
+        key, k = jax.random.split(key)
+        result = epoch_fn(params, state, images, labels, k, epoch, probe)
+        jax.effects_barrier()
+        params, state = result.params, result.opt_state
+        ends.append(params)
+
+    rows = [(e[1], e[2]) for e in events if e[0] == "row"]
+    assert rows == [(epoch, b) for epoch in range(2) for b in range(0, N // BATCH, 4)]
+    ends_at = [i for i, e in enumerate(events) if e[0] == "end"]
+    assert ends_at == [5, 11]  # each epoch: 5 rows (batches 0, 4, 8, 12, 16), then its end
+    for i, p in zip(ends_at, ends):
+        _, _, tree = events[i]
+        assert isinstance(tree["probe"], np.ndarray)
+        assert_trees_close(tree["weights"], stats.weight_stats(p))
+        np.testing.assert_allclose(tree["probe"], probe @ np.asarray(p[0].w).T, rtol=1e-5)
+
+
+def test_epoch_statistics_need_their_receiver():
+    with pytest.raises(ValueError, match="go together"):
+        train.make_train_epoch(optimizer=optax.sgd(1.0), mini_batch_size=BATCH,
+                               epoch_stats=lambda p, probe: {})
