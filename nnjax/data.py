@@ -159,10 +159,24 @@ def _label(y) -> int:
     return int(y.argmax()) if y.size > 1 else y.reshape(()).item()  # Dataset checks it is whole
 
 
+# the checkout nnjax runs from (an editable install), where the README's relative paths start
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
 def data_dir_from_env() -> Path | None:
-    """The folder named by ``NNJAX_DATA_DIR``, or None."""
+    """The folder named by ``NNJAX_DATA_DIR``, or None. A relative value is taken from the current
+    folder; where it names nothing there, from the nnjax checkout's root, where the README gives
+    it (``../shared/data/mnist``) — so a notebook, whose kernel runs in ``notebooks/``, finds the
+    same folder as the command that started Jupyter."""
     value = os.environ.get("NNJAX_DATA_DIR", "").strip()
-    return Path(value).expanduser() if value else None
+    if not value:
+        return None
+    path = Path(value).expanduser()
+    if not path.is_absolute() and not path.exists() and (PROJECT_ROOT / "pyproject.toml").is_file():
+        from_root = PROJECT_ROOT / path
+        if from_root.is_dir():
+            return from_root.resolve()
+    return path
 
 
 def load_mnist(data_dir: str | os.PathLike | None = None, *, source: str | None = None,

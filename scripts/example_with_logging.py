@@ -3,7 +3,8 @@
 [784, 30, 10], sigmoid, quadratic cost, plain SGD, mini-batch 10, η = 3.0, 30 epochs on the 50,000
 training images, evaluated on the 10,000 test images after every epoch. Writes
 ``logs/training_*.jsonl``, then the report for that log — its PNG figures (the learning curves,
-weights, gradients, timings and activation pattern, and the diagnostics' five) and ``summary.md``
+weights, gradients, timings and a summary; the diagnostics' histograms, saturation, update ratios,
+confusion matrix and misclassified digits) and ``summary.md``
 under ``reports/<log name>/`` — and prints a short summary. Written with the seed project's API.
 
     NNJAX_DATA_DIR=../shared/data/mnist python scripts/example_with_logging.py [--epochs 30]
@@ -49,7 +50,8 @@ def main() -> None:
     if args.no_report:
         return
     log = Path(summary["log_file"])
-    written = report.write_report(analysis.read_logs(log), Path(args.report_dir) / log.stem)
+    written = report.write_report(analysis.read_logs(log), Path(args.report_dir) / log.stem,
+                                  test_images=test_data.images)  # for the misclassified digits
     print(f"report:         {written['summary.md'].parent}/ ({len(written) - 1} figures + summary.md)")
 
 

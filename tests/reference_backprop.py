@@ -51,3 +51,37 @@ def batch_gradient(weights, biases, images, labels, n_out):
         sum_b = [s + g for s, g in zip(sum_b, gb)]
     m = len(labels)
     return [s / m for s in sum_w], [s / m for s in sum_b]
+
+
+def full_batch_sgd(params, images, labels, n_out, *, eta, steps):
+    """The book's SGD with the whole of ``images`` as the one mini-batch, ``steps`` times from the
+    nnjax ``params``: yields, per step, the weights before it and the step's gradient,
+    ``(weights, gw, gb)`` (lists per layer, float64)."""
+    weights = [np.asarray(p.w, np.float64) for p in params]
+    biases = [np.asarray(p.b, np.float64) for p in params]
+    for _ in range(steps):
+        gw, gb = batch_gradient(weights, biases, images, labels, n_out)
+        yield weights, gw, gb
+        weights = [w - eta * g for w, g in zip(weights, gw)]
+        biases = [b - eta * g for b, g in zip(biases, gb)]
+
+
+def logged_full_batch_run(data, log_dir, *, field: str, init_key: int, **config):
+    """Two epochs of ``fit`` with the 100-image ``data`` as the one mini-batch, logging every step:
+    pairs of (the ``mini_batch`` records' ``field``, ``full_batch_sgd``'s step) for the two steps."""
+    import json
+
+    import jax
+
+    from nnjax import TrainConfig, TrainingLogger, fit, network
+
+    logger = TrainingLogger(log_dir)
+    config = TrainConfig(sizes=(784, 16, 10), epochs=2, mini_batch_size=len(data), log_interval=1,
+                         learning_rate=3.0, **config)
+    params0 = network.init_params(config.sizes, key=jax.random.key(init_key))
+    fit(config, data, logger=logger, params=params0)
+    records = [json.loads(line) for line in logger.log_file.read_text().splitlines()]
+    logged = [r[field] for r in records if r["type"] == "mini_batch"]
+    assert len(logged) == 2
+    steps = full_batch_sgd(params0, data.images, data.labels, 10, eta=3.0, steps=2)
+    return list(zip(logged, steps, strict=True))

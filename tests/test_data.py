@@ -1,7 +1,9 @@
 """Loading the real MNIST files: the book's split, the TFDS data layer, and clear errors."""
 
 import gzip
+import os
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -65,6 +67,22 @@ def test_missing_folder_fails_fast_with_instructions(tmp_path, monkeypatch):
     with pytest.raises(DataNotFoundError, match="NNJAX_DATA_DIR"):
         load_mnist()
     assert time.monotonic() - start < 10
+
+
+def test_a_relative_data_dir_is_also_found_from_a_notebooks_folder(mnist_dir, monkeypatch):
+    """The README gives NNJAX_DATA_DIR relative to the project; a notebook's kernel runs in
+    notebooks/, where the same relative path names nothing."""
+    from nnjax.data import PROJECT_ROOT, data_dir_from_env
+
+    relative = os.path.relpath(mnist_dir.resolve(), PROJECT_ROOT)
+    monkeypatch.setenv("NNJAX_DATA_DIR", relative)
+    monkeypatch.chdir(PROJECT_ROOT / "notebooks")
+    assert not Path(relative).exists()
+    assert data_dir_from_env() == mnist_dir.resolve()
+    assert len(load_mnist(source="idx")[2]) == 10_000
+    monkeypatch.setenv("NNJAX_DATA_DIR", "no/such/folder")  # still refused, with its own name
+    with pytest.raises(DataNotFoundError, match="no/such/folder"):
+        load_mnist()
 
 
 def test_folder_without_the_files_names_what_is_missing(tmp_path):

@@ -9,11 +9,11 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from nnjax import TrainConfig, TrainingLogger, fit, network
+from nnjax import TrainConfig, TrainingLogger, fit
 from nnjax import diagnose as dg
 from nnjax import diagnostics as dx
 from nnjax.network import Layer
-from tests.reference_backprop import batch_gradient
+from tests.reference_backprop import logged_full_batch_run
 
 
 def read(path):
@@ -23,26 +23,14 @@ def read(path):
 # -- interval statistics ---------------------------------------------------------------------------
 def test_logged_update_ratio_and_gradient_norm_are_those_of_the_actual_step(mnist, log_dir):
     """Full-batch SGD on 100 images: the gradient is known exactly, the update is −η g."""
-    data = mnist[0][:100]
-    logger = TrainingLogger(log_dir)
-    config = TrainConfig(sizes=(784, 16, 10), epochs=2, mini_batch_size=100, log_interval=1,
-                         learning_rate=3.0, diagnostics=False)
-    params0 = network.init_params(config.sizes, key=jax.random.key(5))
-    fit(config, data, logger=logger, params=params0)
-    logged = [r["update_stats"] for r in read(logger.log_file) if r["type"] == "mini_batch"]
-    assert len(logged) == 2
-    weights = [np.asarray(p.w, np.float64) for p in params0]
-    biases = [np.asarray(p.b, np.float64) for p in params0]
-    for stats in logged:
-        gw, gb = batch_gradient(weights, biases, data.images, data.labels, 10)
+    for stats, (weights, gw, gb) in logged_full_batch_run(mnist[0][:100], log_dir, field="update_stats",
+                                                          init_key=5, diagnostics=False):
         for layer in range(2):
             g_norm, w_norm = np.linalg.norm(gw[layer]), np.linalg.norm(weights[layer])
             assert stats["weight_grad_norm"][layer] == pytest.approx(g_norm, rel=1e-4)
             assert stats["bias_grad_norm"][layer] == pytest.approx(np.linalg.norm(gb[layer]), rel=1e-4)
             assert stats["weight_norm"][layer] == pytest.approx(w_norm, rel=1e-5)
             assert stats["weight_update_ratio"][layer] == pytest.approx(3.0 * g_norm / w_norm, rel=1e-4)
-        weights = [w - 3.0 * g for w, g in zip(weights, gw)]
-        biases = [b - 3.0 * g for b, g in zip(biases, gb)]
 
 
 # -- probe statistics on constructed networks ------------------------------------------------------

@@ -8,9 +8,9 @@ import jax
 import numpy as np
 import pytest
 
-from nnjax import TrainConfig, TrainingLogger, fit, network
+from nnjax import TrainConfig, TrainingLogger, fit
 from nnjax.logger import SCHEMA_VERSION
-from tests.reference_backprop import batch_gradient
+from tests.reference_backprop import logged_full_batch_run
 
 FIELDS = {
     "run_start": {"config": dict, "data": dict, "environment": dict},
@@ -83,24 +83,12 @@ def test_epoch_end_counts_match_the_returned_history(short_run):
 
 def test_logged_gradient_mean_is_mean_abs_of_the_true_gradient(mnist, log_dir):
     """One mini-batch = the whole 100-image set, so each step's gradient is known exactly."""
-    data = mnist[0][:100]
-    logger = TrainingLogger(log_dir)
-    config = TrainConfig(sizes=(784, 16, 10), epochs=2, mini_batch_size=100, log_interval=1,
-                         learning_rate=3.0, seed=3)
-    params0 = network.init_params(config.sizes, key=jax.random.key(11))
-    fit(config, data, logger=logger, params=params0)
-    logged = [r["gradient_stats"] for r in read(logger.log_file) if r["type"] == "mini_batch"]
-    assert len(logged) == 2
-    weights = [np.asarray(p.w, np.float64) for p in params0]
-    biases = [np.asarray(p.b, np.float64) for p in params0]
-    for stats in logged:
-        gw, gb = batch_gradient(weights, biases, data.images, data.labels, 10)
+    for stats, (_, gw, gb) in logged_full_batch_run(mnist[0][:100], log_dir, field="gradient_stats",
+                                                     init_key=11, seed=3):
         for layer in range(2):
             assert stats["weight_mean"][layer] == pytest.approx(np.mean(np.abs(gw[layer])), rel=1e-4)
             assert stats["weight_max"][layer] == pytest.approx(np.max(np.abs(gw[layer])), rel=1e-4)
             assert stats["bias_mean"][layer] == pytest.approx(np.mean(np.abs(gb[layer])), rel=1e-4)
-        weights = [w - 3.0 * g for w, g in zip(weights, gw)]
-        biases = [b - 3.0 * g for b, g in zip(biases, gb)]
 
 
 def test_two_loggers_in_the_same_second_write_two_files(log_dir):
