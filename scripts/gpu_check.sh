@@ -17,9 +17,11 @@ import jax
 print("backend:", jax.default_backend(), "devices:", jax.devices())
 assert jax.default_backend() == "gpu", "no GPU backend: install jax[cuda12] (see the header)"
 PY
-# the behaviour that must not depend on the backend: learning, the log, gradients, the sweep
+# the behaviour that must not depend on the backend: learning, the log and its host callbacks,
+# gradients, the diagnostics, the sweep
 python -m pytest -q -x -p no:cacheprovider tests/test_network.py tests/test_logging.py \
-  tests/test_training.py tests/test_divergence.py tests/test_sweep.py 2>&1 | tee "$out/tests.txt"
+  tests/test_training.py tests/test_divergence.py tests/test_sweep.py tests/test_train_epoch.py \
+  tests/test_diagnostics.py 2>&1 | tee "$out/tests.txt"
 python scripts/bench.py --epochs 5 --out "$out" 2>&1 | tee "$out/bench.txt"
 python scripts/bench_sweep.py --runs 256 --repeats 3 --skip-sequential 2>&1 | tee "$out/sweep256.txt"
 echo "written: $out"
