@@ -61,15 +61,17 @@ def find_logs(source: PathLike | Sequence[PathLike] | None = None, *,
     """The log files ``source`` names, in a stable order.
 
     ``source`` is a file, a folder (every ``*.jsonl`` below it), or a list of those. ``None`` means:
-    the paths in ``$NNJAX_LOGS`` (separated by ``os.pathsep``), else the newest ``*.jsonl`` in the
-    first of ``default_dirs`` that has one. Raises :class:`LogNotFoundError` saying what is missing.
+    the paths in ``$NNJAX_LOGS`` (separated by ``os.pathsep``), else the newest non-empty ``*.jsonl``
+    in the first of ``default_dirs`` that has one (a run that has not written yet, or was refused
+    before training, has nothing to show). Raises :class:`LogNotFoundError` saying what is missing.
     """
     if source is None:
         env = os.environ.get(LOGS_ENV, "").strip()
         if env:
             return find_logs([p for p in env.split(os.pathsep) if p.strip()])
         for folder in map(Path, default_dirs):
-            candidates = sorted(folder.glob("*.jsonl")) if folder.is_dir() else []
+            candidates = [p for p in sorted(folder.glob("*.jsonl")) if p.stat().st_size] \
+                if folder.is_dir() else []
             if candidates:
                 return [max(candidates, key=lambda p: (p.stat().st_mtime, p.name))]
         raise LogNotFoundError(
@@ -104,7 +106,7 @@ def read_records(path: PathLike) -> tuple[list[dict], list[str]]:
     for line in parse_lines(path.read_bytes(), strict=False):
         if line.error is not None:
             what = ("incomplete last line skipped (the run was killed or is still writing)"
-                    if line.last else f"not valid JSON, skipped ({getattr(line.error, 'msg', line.error)})")
+                    if line.torn else f"not valid JSON, skipped ({getattr(line.error, 'msg', line.error)})")
             problems.append(f"{path}: line {line.number}: {what}")
         elif not isinstance(line.value, dict) or not isinstance(line.value.get("type"), str):
             problems.append(f"{path}: line {line.number}: not a log record (no 'type'), skipped")

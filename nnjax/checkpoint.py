@@ -54,14 +54,19 @@ def load(path: str | os.PathLike, **config_overrides) -> tuple[Params, TrainConf
 
     ``config_overrides`` replace saved configuration fields, e.g. ``activation=my_fn`` for a custom
     function. Raises ``ValueError`` for a file that is not an nnjax network or whose arrays do not
-    match its recorded layer sizes.
+    match its recorded layer sizes, ``FileNotFoundError`` for a missing file.
     """
     path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no saved network at {path}" + (
+            f" (did you mean {path.name}.npz? save() adds .npz)"
+            if path.suffix != ".npz" and path.with_name(path.name + ".npz").is_file() else ""))
     try:
         with np.load(path, allow_pickle=False) as data:
             contents = {k: data[k] for k in data.files}
     except (OSError, ValueError) as exc:
-        raise ValueError(f"{path} is not a readable .npz file: {exc}") from exc
+        raise ValueError(f"{path} is not a network saved by nnjax (not a readable .npz file of "
+                         f"arrays: {exc})") from exc
     if "config_json" not in contents:
         raise ValueError(f"{path} is not an nnjax network file (no config_json entry)")
     meta = json.loads(str(contents["config_json"]))
@@ -79,7 +84,7 @@ def load(path: str | os.PathLike, **config_overrides) -> tuple[Params, TrainConf
         params.append(Layer(jnp.asarray(w), jnp.asarray(b)))
     config = None
     if meta.get("config") is not None or config_overrides:
-        fields = {f.name for f in dataclasses.fields(TrainConfig)}
+        fields = {f.name for f in dataclasses.fields(TrainConfig) if f.init}
         record = {k: v for k, v in (meta.get("config") or {}).items() if k in fields}
         if isinstance(record.get("optimizer"), dict):  # as the log writes it
             record["optimizer"] = record["optimizer"].get("name", "sgd")

@@ -120,8 +120,9 @@ def build_parser() -> ArgumentParser:
                      help="output-layer activation (default: sigmoid; softmax with log_likelihood)")
     net.add_argument("--cost", choices=COSTS.names(), default=defaults.cost,
                      help="cost function (default: %(default)s)")
-    net.add_argument("--init", choices=INITIALIZERS.names(), default=defaults.init,
-                     help="weight initialiser (default: %(default)s, the book's N(0, 1))")
+    net.add_argument("--init", choices=INITIALIZERS.names(), default=None,
+                     help="weight initialiser (default: he for ReLU hidden layers, else normal, "
+                          "the book's N(0, 1))")
     opt = train.add_argument_group("training")
     opt.add_argument("-lr", "--learning-rate", "--eta", type=_positive_float,
                      default=defaults.learning_rate, help="η (default: %(default)s)")
@@ -254,13 +255,19 @@ def _train(args) -> int:
     except ValueError as exc:
         raise UserError(str(exc)) from None
     try:
-        result = _fit_with_progress(config, training, test, logger=(
-            None if args.no_log else TrainingLogger(args.log_dir)), progress=not args.no_progress)
+        logger = None if args.no_log else TrainingLogger(args.log_dir)
+        result = _fit_with_progress(config, training, test, logger=logger,
+                                    progress=not args.no_progress)
     except (ValueError, TypeError) as exc:  # fit checks data against the config before training
         raise UserError(str(exc)) from None
     except OSError as exc:  # the log stopped being writable (a full disk, a removed folder)
         raise UserError(f"training stopped, the log could not be written: {exc}") from None
     _print_summary(result, time.perf_counter() - start)
+    if logger is not None and logger.flags is not None:
+        from nnjax.diagnose import summary_lines
+
+        for line in summary_lines(logger.flags):
+            print(f"diagnosis:      {line}")
     if args.report and result.log_file:
         written = _write_report([Path(result.log_file)], None)
         print(f"report:         {written}")

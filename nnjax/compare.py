@@ -65,7 +65,7 @@ def read_records(path: str | os.PathLike) -> tuple[list[dict], list[str]]:
     records, notes = [], []
     for line in parse_lines(data, strict=False):
         if line.error is not None:
-            where = "last line" if line.last else f"line {line.number}"
+            where = "last line" if line.torn else f"line {line.number}"
             notes.append(f"{Path(path).name}: skipped a torn or invalid {where}")
         elif isinstance(line.value, dict):
             records.append(line.value)

@@ -90,18 +90,25 @@ class TrainConfig:
     monitor_evaluation_accuracy: bool = True
     early_stopping_n: int = 0
     lr_schedule_n: int = 0
+    # the fields given as None and derived in __post_init__ (init, output_activation): replace()
+    # derives them again from the new values unless they are changed too
+    _derived: frozenset = dataclasses.field(default=frozenset(), init=False, repr=False, compare=False)
 
     def __post_init__(self):
         set_ = lambda k, v: object.__setattr__(self, k, v)  # noqa: E731 - frozen dataclass
         set_("sizes", tuple(check_sizes(self.sizes)))
         ACTIVATIONS.get(self.activation)
         COSTS.get(self.cost)
+        derived = set()
         if self.init is None:  # the sensible default: He for ReLU, the book's N(0, 1) otherwise
             set_("init", "he" if ACTIVATIONS.name_of(self.activation) == "relu" else "normal")
+            derived.add("init")
         INITIALIZERS.get(self.init)
         if self.output_activation is None:
             set_("output_activation",
                  OUTPUT_ACTIVATION_OF_COST.get(COSTS.name_of(self.cost), "sigmoid"))
+            derived.add("output_activation")
+        set_("_derived", frozenset(derived))
         ACTIVATIONS.get(self.output_activation)
         set_("learning_rate", _finite_number("learning_rate", self.learning_rate, positive=True))
         set_("mini_batch_size", _positive_int("mini_batch_size", self.mini_batch_size))
@@ -122,6 +129,8 @@ class TrainConfig:
                 raise TypeError(f"{name} must be True or False, got {getattr(self, name)!r}")
         if isinstance(self.seed, bool) or not isinstance(self.seed, numbers.Integral):
             raise TypeError(f"seed must be an integer, got {self.seed!r}")
+        if self.seed < 0:  # JAX's PRNG keys take 0 … 2**32 - 1
+            raise ValueError(f"seed must be 0 or greater, got {self.seed}")
         if not isinstance(self.optimizer, str) or self.optimizer.lower() not in OPTIMIZERS:
             raise ValueError(f"unknown optimizer {self.optimizer!r}; allowed: {', '.join(OPTIMIZERS)} "
                              f"(or pass an optax optimizer to fit(..., optimizer=...))")
@@ -130,7 +139,11 @@ class TrainConfig:
             raise TypeError(f"diagnostics must be True or False, got {self.diagnostics!r}")
 
     def replace(self, **changes) -> "TrainConfig":
-        return dataclasses.replace(self, **changes)
+        """A copy with ``changes``. Fields this configuration derived (``init`` and
+        ``output_activation`` left as None) are derived again from the new values: replacing the
+        activation of a default config by ``relu`` gives He init, as ``TrainConfig(activation=
+        "relu")`` would (``dataclasses.replace`` would keep the old derived value)."""
+        return dataclasses.replace(self, **{**{name: None for name in self._derived}, **changes})
 
     def build_optimizer(self) -> optax.GradientTransformation:
         """The optax optimizer this configuration names, with ``weight_decay`` chained before it.
@@ -156,6 +169,7 @@ class TrainConfig:
     def as_record(self) -> dict:
         """The configuration as plain JSON values (functions by name), as the log records it."""
         record = dataclasses.asdict(self)
+        del record["_derived"]
         record["sizes"] = list(self.sizes)
         for key, registry in (("activation", ACTIVATIONS), ("output_activation", ACTIVATIONS),
                               ("cost", COSTS), ("init", INITIALIZERS)):

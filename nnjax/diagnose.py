@@ -10,6 +10,8 @@ list of flags. Each flag says what was seen and what to try::
 A flag describes the *end* of the run (a network that recovers is not stuck); its ``epoch`` is the
 first epoch of the final stretch in which the condition held. The rules:
 
+- ``diverged``: the cost or a gradient became NaN/inf (a ``nonfinite`` record); ``value`` is the
+  first bad step. It comes first: the other flags then describe the last finite parameters.
 - ``at_chance``: test accuracy no better than always guessing the most common digit of the test
   set, within three standard errors (as :mod:`nnjax.outcome` judges it; 11.35 % + 1 point on
   MNIST), after the last epoch; without an ``evaluation_report``, at most 1.5 × 100/K %.
@@ -35,6 +37,8 @@ UPDATE_RATIO_LOW = 1e-5
 UPDATE_RATIO_HIGH = 1e-1
 
 HINTS = {
+    "diverged": "the cost or a gradient became NaN/inf: the steps are too large for this network — "
+                "lower the learning rate 10×; check that the inputs are scaled to [0, 1].",
     "at_chance": "the network is guessing: it has not learned. See the other flags for why; most "
                  "often the learning rate is far off — try η between 0.1 and 10, and init='scaled_normal'.",
     "saturated": "most units are pinned near 0 or 1, where σ'(z) ≈ 0 and gradients vanish: lower the "
@@ -48,7 +52,8 @@ HINTS = {
 }
 
 
-def _flag(name: str, value: float, threshold: float, epoch: int | None, layer: int | None = None) -> dict:
+def _flag(name: str, value: float | None, threshold: float | None, epoch: int | None,
+          layer: int | None = None) -> dict:
     return {"name": name, "layer": layer, "epoch": epoch, "value": value, "threshold": threshold,
             "hint": HINTS[name]}
 
@@ -72,6 +77,10 @@ def diagnose(records: Iterable[dict], *, n_classes: int | None = None) -> list[d
         sizes = (start or {}).get("config", {}).get("sizes")
         n_classes = int(sizes[-1]) if sizes else 10
     flags: list[dict] = []
+
+    diverged = next((r for r in records if r.get("type") == "nonfinite"), None)
+    if diverged is not None:
+        flags.append(_flag("diverged", diverged.get("step"), None, diverged.get("epoch")))
 
     accuracy = [(r["epoch"], r.get("accuracy_percent")) for r in records if r.get("type") == "epoch_end"]
     chance = CHANCE_FACTOR * 100.0 / n_classes
@@ -123,6 +132,9 @@ def summary_lines(flags: list[dict]) -> list[str]:
     for f in flags:
         where = f" layer {f['layer']}," if f.get("layer") is not None else ""
         value = "n/a" if f["value"] is None else f"{f['value']:.3g}"
+        if f.get("threshold") is None:  # an event, not a measure: diverged at a step
+            lines.append(f"{f['name']} (epoch {f['epoch']}, step {value}) — {f['hint']}")
+            continue
         lines.append(f"{f['name']} ({where} since epoch {f['epoch']}): {value} vs threshold "
                      f"{f['threshold']:.3g} — {f['hint']}".replace("( ", "("))
     return lines

@@ -37,6 +37,17 @@ class LoggedNeuralNetwork(NeuralNetwork):
         self._logger_used = True
         return self.logger
 
+    def train(self, *args, **kwargs):
+        """:meth:`NeuralNetwork.train`, logged; a run refused before it starts (bad data or
+        hyperparameters) leaves no empty log file behind."""
+        try:
+            return super().train(*args, **kwargs)
+        except BaseException:
+            self.logger.discard_if_empty()
+            raise
+
+    SGD = train
+
     def log_activation_pattern(self, sample_idx, x, label) -> dict:
         """Log how image ``x`` (with its true ``label``) activates each layer."""
         record = self.config.as_record()

@@ -91,7 +91,8 @@ RECORD_TYPES = ("run_start", "epoch_start", "mini_batch", "weight_snapshot", "pr
 _KEPT_FOR_DIAGNOSIS = {"run_start": ("config",), "epoch_end": ("epoch", "accuracy_percent"),
                        "mini_batch": ("epoch", "update_stats"),
                        "probe_stats": ("epoch", "hidden_layers", "output_layer"),
-                       "evaluation_report": ("n_examples", "confusion_matrix")}
+                       "evaluation_report": ("n_examples", "confusion_matrix"),
+                       "nonfinite": ("epoch", "step", "action")}
 
 
 class LogDirError(ValueError):
@@ -199,16 +200,37 @@ class TrainingLogger:
             self._for_diagnosis.append({"type": record_type, **{
                 k: record[k] for k in _KEPT_FOR_DIAGNOSIS[record_type] if k in record}})
         with self._lock:
-            if self._fd is None:
-                self._fd = os.open(self.log_file, os.O_WRONLY | os.O_APPEND)
+            if self._fd is None:  # closed, or discarded while empty
+                self._fd = os.open(self.log_file, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            start = os.lseek(self._fd, 0, os.SEEK_END)
             view = memoryview(line)
-            while view:
-                try:
-                    written = os.write(self._fd, view)
-                except InterruptedError:
-                    continue
-                view = view[written:]
+            try:
+                while view:
+                    try:
+                        written = os.write(self._fd, view)
+                    except InterruptedError:
+                        continue
+                    view = view[written:]
+            except OSError:  # a full disk, a file-size limit: take back the part of the line
+                os.ftruncate(self._fd, start)
+                raise
         return record
+
+    def discard_if_empty(self) -> bool:
+        """Remove the log file if nothing was written to it (a run refused before it started), so
+        that it does not pass for the newest log; a later record creates it again. Returns whether
+        it was removed."""
+        with self._lock:
+            try:
+                if os.stat(self.log_file).st_size:
+                    return False
+                if self._fd is not None:
+                    os.close(self._fd)
+                    self._fd = None
+                os.unlink(self.log_file)
+            except FileNotFoundError:
+                return False
+            return True
 
     def close(self) -> None:
         with self._lock:
@@ -387,13 +409,13 @@ class TrainingLogger:
 
 class LogLine(NamedTuple):
     """One non-blank line of a JSONL log: its 1-based ``number``, the parsed JSON ``value`` (None
-    when it could not be parsed), the ``error`` met parsing it, and whether it is the ``last``
-    non-blank line of the file (where a killed run leaves a torn line)."""
+    when it could not be parsed), the ``error`` met parsing it, and whether it is ``torn``: the
+    last line, with no newline after it (what a run killed while writing leaves)."""
 
     number: int
     value: Any
     error: ValueError | None
-    last: bool
+    torn: bool
 
 
 def parse_lines(data: bytes, *, strict: bool = True) -> list[LogLine]:
@@ -404,14 +426,16 @@ def parse_lines(data: bytes, *, strict: bool = True) -> list[LogLine]:
     def refuse(constant):
         raise ValueError(f"bare {constant} is not strict JSON")
 
-    numbered = [(i, raw) for i, raw in enumerate(data.split(b"\n"), start=1) if raw.strip()]
+    pieces = data.split(b"\n")
+    numbered = [(i, raw) for i, raw in enumerate(pieces, start=1) if raw.strip()]
+    unterminated = len(pieces)  # the piece after the last newline: empty in a whole file
     lines = []
-    for k, (number, raw) in enumerate(numbered):
+    for number, raw in numbered:
         try:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
             value, error = json.loads(raw.decode("utf-8"), parse_constant=refuse if strict else None), None
         except ValueError as exc:
             value, error = None, exc
-        lines.append(LogLine(number, value, error, k == len(numbered) - 1))
+        lines.append(LogLine(number, value, error, number == unterminated))
     return lines
 
 
@@ -436,5 +460,5 @@ def read_records(path: str | os.PathLike) -> tuple[list[dict], list[str]]:
     return records, problems
 
 
-__all__ = ["TrainingLogger", "LogDirError", "LogWriteError", "SCHEMA_VERSION", "RECORD_TYPES", "check_writable",
-           "to_json_safe", "read_records", "parse_lines", "LogLine"]
+__all__ = ["TrainingLogger", "LogDirError", "LogWriteError", "SCHEMA_VERSION", "RECORD_TYPES",
+           "check_writable", "to_json_safe", "read_records", "parse_lines", "LogLine"]

@@ -93,13 +93,23 @@ class NeuralNetwork:
     # -- using the network -------------------------------------------------------------------
     def _as_batch(self, x) -> jax.Array:
         x = jnp.asarray(x, jnp.float32)
-        return x.reshape(1, -1) if x.ndim == 1 or (x.ndim == 2 and x.shape[1] == 1) else x
+        batch = x.reshape(1, -1) if self._is_single(x) else x
+        n_in = self.params[0].w.shape[1]
+        if batch.ndim != 2 or batch.shape[1] != n_in:
+            raise ValueError(f"expected one image of {n_in} values or a batch of shape (n, {n_in}), "
+                             f"got an array of shape {tuple(np.shape(x))}")
+        return batch
+
+    def _is_single(self, x) -> bool:
+        """One image: a vector, a column (784, 1) or any shape with the input's number of values
+        but a batch's leading 1 (a (1, 784) array is a batch of one)."""
+        shape = np.shape(x)
+        return len(shape) == 1 or (np.size(x) == self.params[0].w.shape[1] and shape[0] != 1)
 
     def feedforward(self, x) -> np.ndarray:
         """Output activations for one image (any shape with 784 values) or a batch (n, 784)."""
-        single = np.ndim(x) == 1 or (np.ndim(x) == 2 and np.shape(x)[1] == 1)
         out = network.forward(self.params, self._as_batch(x), self._activation, self._output_activation)
-        return np.asarray(out[0] if single else out)
+        return np.asarray(out[0] if self._is_single(x) else out)
 
     def predict(self, x) -> np.ndarray | int:
         """The predicted digit for one image, or an array of them for a batch."""
@@ -113,10 +123,11 @@ class NeuralNetwork:
                                     self._activation, self._output_activation))
 
     def get_all_activations(self, x) -> list[np.ndarray]:
-        """Activations of every layer for one image: ``[input, hidden..., output]``."""
+        """Activations of every layer, ``[input, hidden..., output]``: for one image each of shape
+        (units,), for a batch (n, 784) each of shape (n, units)."""
         acts = _all_activations(self.params, self._as_batch(x), self._activation,
                                 self._output_activation)
-        return [np.asarray(a[0]) for a in acts]
+        return [np.asarray(a[0] if self._is_single(x) else a) for a in acts]
 
     # -- saving and loading --------------------------------------------------------------------
     def save(self, path) -> Path:
@@ -135,10 +146,11 @@ class NeuralNetwork:
 
         from nnjax import checkpoint
 
-        fields = {f.name for f in dataclasses.fields(TrainConfig)}
+        fields = {f.name for f in dataclasses.fields(TrainConfig) if f.init}
         params, config = checkpoint.load(path, **{k: v for k, v in kwargs.items() if k in fields})
         ctor = {k: v for k, v in kwargs.items() if k not in fields}
-        record = dataclasses.asdict(config) if config is not None else {}
+        record = ({k: v for k, v in dataclasses.asdict(config).items() if k in fields}
+                  if config is not None else {})
         sizes = record.pop("sizes", None) or network.layer_sizes(params)
         net = cls(list(sizes), **record, **ctor)
         net.params = params

@@ -54,8 +54,9 @@ def diagnose(history: list[dict], status: str, labels=None) -> dict:
         message = "no test data, so no accuracy to judge the run by"
     elif at_chance:
         message = (f"accuracy at chance: final {final:.2f} % vs {chance:.2f} % for always guessing the "
-                   f"most common digit; the network is not learning (a learning rate far too large "
-                   f"saturates sigmoid neurons: try η between 0.1 and 10)")
+                   f"most common digit; the network is not learning (the diagnosis flags say why: "
+                   f"saturated or dead units, updates too small or too large — most often the "
+                   f"learning rate or the initialisation)")
     else:
         message = f"learning: final accuracy {final:.2f} % (chance {chance:.2f} %)"
     return {"at_chance": at_chance, "chance_percent": chance, "final_accuracy_percent": final,

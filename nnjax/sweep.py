@@ -103,7 +103,7 @@ def grid(base: TrainConfig | None = None, **axes) -> list[TrainConfig]:
     base = TrainConfig() if base is None else base
     if not isinstance(base, TrainConfig):
         raise TypeError(f"base must be a TrainConfig, got {type(base).__name__}")
-    fields = {f.name for f in dataclasses.fields(TrainConfig)}
+    fields = {f.name for f in dataclasses.fields(TrainConfig) if f.init}
     names, options = [], []
     for raw_name, value in axes.items():
         name = GRID_ALIASES.get(raw_name, raw_name)
@@ -136,7 +136,7 @@ def group_key(config: TrainConfig) -> tuple:
     """What must agree for runs to train in one vmapped program: every field but
     :data:`BATCHED_FIELDS`."""
     return tuple((f.name, getattr(config, f.name)) for f in dataclasses.fields(config)
-                 if f.name not in BATCHED_FIELDS)
+                 if f.name not in BATCHED_FIELDS and f.compare)
 
 
 def group_configs(configs: Sequence[TrainConfig]) -> list[list[int]]:

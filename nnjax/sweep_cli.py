@@ -138,13 +138,17 @@ def run_sweep(args: argparse.Namespace) -> int:
             raise UsageError(f"{key} must be a positive integer, got {options[key]!r}")
     training, validation, test = load_mnist(options.get("data_dir"))
     evaluation = validation if options.get("eval") == "validation" else test
+    for key, data, name in (("train_size", training, "training"),
+                            ("test_size", evaluation, options.get("eval", "test"))):
+        if options.get(key, 0) > len(data):
+            raise UsageError(f"{key} {options[key]} is more than the {len(data)} {name} images")
     if "train_size" in options:
         training = training[: options["train_size"]]
     if "test_size" in options:
         evaluation = evaluation[: options["test_size"]]
     groups = group_configs(configs)
     out = sys.stdout
-    print(f"sweep: {len(configs)} runs in {len(groups)} group(s) "
+    print(f"sweep: {len(configs)} run{'s' if len(configs) != 1 else ''} in {len(groups)} group(s) "
           f"({', '.join(str(len(g)) for g in groups)} trained together), "
           f"{len(training)} training images, evaluated on {len(evaluation)} "
           f"{options.get('eval', 'test')} images", file=out, flush=True)

@@ -121,8 +121,9 @@ def make_train_epoch(*, activation=sigmoid, output_activation=None, cost=quadrat
     ``epoch_stats(params, probe)`` (traced, inside the compiled epoch) measures the parameters the
     epoch ends with — ``probe`` is whatever ``train_epoch`` got, e.g. a fixed batch of images —
     and the same ordered callback hands its result (NumPy) to ``on_epoch_stats(epoch, result)``
-    after the epoch's last ``on_stats`` row. Without ``on_stats`` and ``on_epoch_stats`` the epoch has no host callback, so it can be ``jax.vmap``-ped (over
-    parameters, optimizer states and keys: several networks at once); an ordered callback cannot be.
+    after the epoch's last ``on_stats`` row. Without ``on_stats`` and ``on_epoch_stats`` the epoch
+    has no host callback, so it can be ``jax.vmap``-ped (over parameters, optimizer states and keys:
+    several networks at once); an ordered callback cannot be.
     Vmapped, the replay below runs only in an epoch where some network went non-finite.
 
     Non-finite values: the epoch runs without any per-step check; at its end one finiteness check

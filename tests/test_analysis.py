@@ -235,3 +235,7 @@ def test_the_three_readers_keep_the_same_records_and_name_the_same_bad_lines(tmp
     assert "line 2: not valid JSON" in table_problems[0] and "line 5: incomplete last line" in table_problems[1]
     assert notes == ["mixed.jsonl: skipped a torn or invalid line 2",
                      "mixed.jsonl: skipped a torn or invalid last line"]
+    whole = tmp_path / "whole.jsonl"  # a bad last line that ends with a newline is not torn
+    whole.write_bytes(json.dumps(good[0]).encode() + b"\nnot a record\n")
+    _, problems = analysis.read_records(whole)
+    assert len(problems) == 1 and "line 2: not valid JSON" in problems[0]

@@ -41,6 +41,7 @@ CONFIG_CASES = [
     (dict(cost="crossentropy"), ValueError, r"unknown cost 'crossentropy'; allowed: .*cross_entropy"),
     (dict(init="xavier"), ValueError, r"unknown initializer 'xavier'; allowed: .*scaled_normal"),
     (dict(activation=3), TypeError, r"activation must be a name .* or a function"),
+    (dict(seed=-1), ValueError, r"seed must be 0 or greater, got -1"),
 ]
 
 
@@ -101,7 +102,7 @@ def test_bad_data_is_refused_before_any_training(mnist, log_dir):
         with pytest.raises(error, match=message) as excinfo:
             net.train(data, epochs=1, learning_rate=1.0, **{"mini_batch_size": 10, **config})
         assert raised_by_nnjax(excinfo), (name, excinfo.traceback[-1].path)
-        assert net.logger.log_file.read_text() == "", name  # nothing was trained or logged
+        assert not net.logger.log_file.exists(), name  # nothing was trained or logged
         assert net.status is None, name
 
 
@@ -142,6 +143,27 @@ def test_generators_and_zip_are_read_once_and_train_like_lists(mnist):
         np.testing.assert_array_equal(result.params[0].w, reference.params[0].w)
 
 
+def test_a_refused_run_leaves_no_empty_log_and_the_newest_log_is_still_found(mnist, log_dir):
+    from nnjax.analysis import find_logs
+
+    training, _, test = mnist
+    good = LoggedNeuralNetwork([784, 30, 10], log_dir=log_dir)
+    good.train(training[:200], epochs=1, mini_batch_size=10, learning_rate=3.0)
+    for kwargs in ({"mini_batch_size": 201}, {"learning_rate": -1.0}, {"epochs": 0}):
+        net = LoggedNeuralNetwork([784, 30, 10], log_dir=log_dir)
+        with pytest.raises(ValueError):
+            net.train(training[:200], **{"epochs": 1, "mini_batch_size": 10, "learning_rate": 3.0,
+                                         **kwargs})
+        assert not net.logger.log_file.exists(), kwargs
+    assert find_logs(None, default_dirs=[log_dir]) == [good.logger.log_file]
+    logger = TrainingLogger(log_dir)  # fit refusing a run removes the empty file, too
+    with pytest.raises(ValueError, match="mini_batch_size"):
+        fit(TrainConfig(mini_batch_size=500), training[:200], logger=logger)
+    assert not logger.log_file.exists()
+    net.train(training[:200], epochs=1, mini_batch_size=10, learning_rate=3.0)  # and it can retry
+    assert net.logger.log_file.exists() and net.status == "completed"
+
+
 def test_unwritable_log_folder_fails_before_training(tmp_path):
     blocker = tmp_path / "a_file"
     blocker.write_text("not a folder")
@@ -172,6 +194,32 @@ def test_a_log_that_stops_being_writable_stops_the_run_with_the_reason(mnist, lo
     types = [r["type"] for r in records]
     assert types.count("mini_batch") == 2 and "epoch_end" not in types  # stopped in epoch 0
     assert records[-1]["type"] == "training_complete" and records[-1]["status"] == "error"
+
+
+def test_a_record_the_disk_takes_only_in_part_is_taken_back(log_dir, monkeypatch):
+    import errno
+    import os
+
+    logger = TrainingLogger(log_dir)
+    logger.write("epoch_start", epoch=0, total_epochs=2)
+    real_write, calls = os.write, []
+
+    def half_then_full(fd, data):  # the disk takes half the line, then is full
+        calls.append(len(data))
+        if len(calls) == 1:
+            return real_write(fd, bytes(data[: len(data) // 2]))
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "write", half_then_full)
+    with pytest.raises(OSError, match="No space left"):
+        logger.write("epoch_start", epoch=1, total_epochs=2)
+    monkeypatch.undo()
+    assert len(calls) == 2  # a partial write happened
+    records, problems = read_records(logger.log_file)
+    assert problems == [] and [r["epoch"] for r in records] == [0]
+    logger.write("epoch_start", epoch=1, total_epochs=2)  # space again: the log goes on, whole
+    records, problems = read_records(logger.log_file)
+    assert problems == [] and [r["epoch"] for r in records] == [0, 1]
 
 
 def _write_idx(path: Path, dims, dtype_code=b"\x08", magic=b"\x00\x00") -> None:

@@ -109,6 +109,21 @@ def test_relu_defaults_to_he_init_and_a_sigmoid_output():
     assert TrainConfig().init == "normal"  # the book's chapter 1 default is unchanged
 
 
+def test_derived_defaults_follow_a_changed_activation_or_cost_but_choices_stay():
+    from nnjax.cli import build_parser
+    from nnjax.sweep import grid
+
+    assert TrainConfig().replace(activation="relu").init == "he"
+    assert TrainConfig().replace(cost="log_likelihood").output_activation == "softmax"
+    assert TrainConfig(init="normal").replace(activation="relu").init == "normal"  # chosen: kept
+    assert TrainConfig(activation="relu").replace(init="scaled_normal").init == "scaled_normal"
+    configs = grid(TrainConfig(epochs=1), activation=["relu", "sigmoid"])
+    assert [c.init for c in configs] == ["he", "normal"]
+    assert "_derived" not in TrainConfig().as_record()
+    args = build_parser().parse_args(["train", "--activation", "relu"])
+    assert TrainConfig(activation=args.activation, init=args.init).init == "he"
+
+
 def test_early_stopping_on_a_constructed_accuracy_sequence():
     accuracies = [90.0, 92.0, 91.5, 92.0, 93.0, 92.9, 92.8, 93.0]
     assert [schedule.epochs_without_improvement(accuracies[:i + 1]) for i in range(8)] == \

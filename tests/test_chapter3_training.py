@@ -99,8 +99,10 @@ def test_save_then_load_predicts_exactly_the_same(mnist, tmp_path):
     params, config = load(save(tmp_path / "bare.npz", net.params))  # parameters only
     assert config is None and network.layer_sizes(params) == [784, 20, 10]
     (tmp_path / "junk.npz").write_bytes(b"not a zip")
-    with pytest.raises(ValueError, match="junk"):
+    with pytest.raises(ValueError, match="junk.npz is not a network saved by nnjax"):
         load(tmp_path / "junk.npz")
+    with pytest.raises(FileNotFoundError, match=r"no saved network at .*net \(did you mean net.npz"):
+        NeuralNetwork.load(tmp_path / "net")
 
 
 def test_reproduce_book_script_quick_mode(mnist_dir, tmp_path, capsys):

@@ -99,6 +99,8 @@ def test_nnjax_sweep_runs_a_toml_grid(mnist_dir, tmp_path, capsys, monkeypatch):
     (["sweep", "--lr", "1", "--activation", "swish"], "unknown activation 'swish'"),
     (["sweep", "--lr", "-1"], "learning_rate must be greater than 0"),
     (["sweep", "missing.toml"], "sweep file not found"),
+    (["sweep", "--lr", "1", "--train-size", "60000"], "train_size 60000 is more than the 50000 training"),
+    (["sweep", "--lr", "1", "--test-size", "99999"], "test_size 99999 is more than the 10000 test"),
 ])
 def test_user_mistakes_are_one_line_and_exit_2(argv, message, capsys):
     assert main(argv) == 2

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from nnjax import TrainConfig, TrainingLogger, fit, stats
+from nnjax.diagnose import summary_lines
 from nnjax.logged_network import LoggedNeuralNetwork
 from nnjax.logger import read_records
 from nnjax.network import Layer
@@ -45,6 +46,10 @@ def test_relu_at_learning_rate_10_is_caught_and_ends_the_run(mnist, log_dir):
     assert end["type"] == "training_complete" and end["status"] == "nonfinite"
     assert end["diagnosis"]["nonfinite_step"] == bad["step"]
     assert "diverged" in end["diagnosis"]["message"] and "learning rate" in end["diagnosis"]["message"]
+    flags = [r for r in records if r["type"] == "diagnosis"][0]["flags"]
+    assert (flags[0]["name"], flags[0]["epoch"], flags[0]["value"]) == ("diverged", 0, bad["step"])
+    assert logger.get_summary()["flags"][0]["name"] == "diverged"
+    assert summary_lines(flags)[0].startswith(f"diverged (epoch 0, step {bad['step']}) — ")
 
 
 def test_a_diverging_run_can_be_asked_to_continue_and_its_log_stays_strict_json(mnist, log_dir):

@@ -65,6 +65,10 @@ def test_train_shows_progress_per_epoch_then_the_summary(runs):
     assert "3/3" in stderr and "acc=" in stderr and "best=" in stderr  # the tqdm bar
     assert "status:         completed after 3 epochs" in stdout
     assert "best accuracy:" in stdout and f"log:            {log}" in stdout
+    diagnosis = json.loads(log.read_text().splitlines()[-2])  # just before training_complete
+    assert diagnosis["type"] == "diagnosis" and diagnosis["summary"]
+    for line in diagnosis["summary"]:  # the flags, or "no flags", as the log has them
+        assert f"diagnosis:      {line}" in stdout
     assert "Traceback" not in stderr
 
 

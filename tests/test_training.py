@@ -39,7 +39,7 @@ def test_wrong_input_size_is_refused_before_any_training(mnist, log_dir):
     with pytest.raises(ValueError, match=r"783.*784|784.*783"):
         net.train(training_data=training[:100], epochs=1, mini_batch_size=10, learning_rate=3.0,
                   test_data=test)
-    assert net.logger.log_file.read_text() == ""  # nothing was trained or logged
+    assert not net.logger.log_file.exists()  # nothing was trained or logged
 
 
 def test_training_never_modifies_the_callers_data(mnist):
@@ -76,3 +76,21 @@ def test_a_second_epoch_call_does_not_recompile(mnist):
     result = epoch_fn(params, state, images, labels, jax.random.key(1), 0)
     epoch_fn(result.params, result.opt_state, images, labels, jax.random.key(2), 1)
     assert epoch_fn._cache_size() == 1
+
+
+def test_all_activations_of_one_image_or_a_batch(mnist):
+    _, _, test = mnist
+    net = NeuralNetwork([784, 16, 10], seed=1)
+    batch = test.images[:5]
+    acts = net.get_all_activations(batch)
+    assert [a.shape for a in acts] == [(5, 784), (5, 16), (5, 10)]
+    np.testing.assert_allclose(acts[-1], net.feedforward(batch), rtol=1e-6)
+    for i in range(5):
+        for whole, single in zip(acts, net.get_all_activations(batch[i]), strict=True):
+            np.testing.assert_allclose(whole[i], single, rtol=1e-4, atol=1e-7)
+    assert [a.shape for a in net.get_all_activations(batch[0].reshape(784, 1))] == [(784,), (16,), (10,)]
+    assert net.feedforward(batch[0].reshape(28, 28)).shape == (10,)
+    assert net.feedforward(batch[:1]).shape == (1, 10)  # a batch of one stays a batch
+    for wrong in (np.zeros(100), np.zeros((3, 100)), np.zeros((2, 28, 28))):
+        with pytest.raises(ValueError, match=r"expected one image of 784 values .* got an array"):
+            net.predict(wrong)
