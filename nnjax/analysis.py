@@ -70,10 +70,10 @@ def find_logs(source: PathLike | Sequence[PathLike] | None = None, *,
         if env:
             return find_logs([p for p in env.split(os.pathsep) if p.strip()])
         for folder in map(Path, default_dirs):
-            candidates = [p for p in sorted(folder.glob("*.jsonl")) if p.stat().st_size] \
-                if folder.is_dir() else []
+            found = {p: p.stat() for p in folder.glob("*.jsonl")} if folder.is_dir() else {}
+            candidates = [p for p, st in found.items() if st.st_size]
             if candidates:
-                return [max(candidates, key=lambda p: (p.stat().st_mtime, p.name))]
+                return [max(candidates, key=lambda p: (found[p].st_mtime, p.name))]
         raise LogNotFoundError(
             f"no log given and none found in {' or '.join(map(str, default_dirs))}; pass a log file "
             f"or folder, or set {LOGS_ENV}")

@@ -9,8 +9,8 @@ torn last line, a file that is not an nnjax log) are kept with a note or skipped
 never raise.
 
 Lines are parsed by :func:`nnjax.logger.parse_lines`, the parser of every log reader; this module
-never trains and never prints. Figures are :class:`matplotlib.figure.Figure` objects made without pyplot, so none is left
-open.
+never trains and never prints. Figures are :class:`matplotlib.figure.Figure` objects made without
+pyplot, so none is left open.
 """
 
 from __future__ import annotations

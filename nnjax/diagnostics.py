@@ -142,25 +142,33 @@ def probe_stats(params: Params, x: jax.Array, labels: jax.Array, weight_edges: j
     return {"layers": per_layer, "weight_hist": weight_hist, "grad_hist": grad_hist}
 
 
-def make_probe_stats(*, activation="sigmoid", output_activation=None, cost="quadratic",
-                     saturation_distance: float = SATURATION_DISTANCE):
-    """Jitted ``probe(params, x, labels, weight_edges, grad_edges) -> dict`` (see :func:`probe_stats`).
-    ``activation`` is the hidden layers' activation (a name, or a registered function)."""
+def _probe(activation, output_activation, cost, saturation_distance=SATURATION_DISTANCE):
+    """The unjitted ``probe(params, x, labels, weight_edges, grad_edges)`` and ``names_for(L)``,
+    the activation names of an L-layer network's layers (hidden ones, then the output)."""
     from nnjax.activations import ACTIVATIONS
 
     act_fn = get_activation(activation)
     out_fn = act_fn if output_activation is None else get_activation(output_activation)
-    names = (ACTIVATIONS.name_of(act_fn), ACTIVATIONS.name_of(out_fn))
+    hidden_name, output_name = ACTIVATIONS.name_of(act_fn), ACTIVATIONS.name_of(out_fn)
     cost_fn = get_cost(cost)
 
-    @jax.jit
+    def names_for(n_layers: int) -> list[str]:
+        return [hidden_name] * (n_layers - 1) + [output_name]
+
     def probe(params, x, labels, weight_edges, grad_edges):
         return probe_stats(params, x, labels, weight_edges, grad_edges, activation=act_fn,
                            output_activation=out_fn, cost=cost_fn,
-                           activation_names=[names[0]] * (len(params) - 1) + [names[1]],
+                           activation_names=names_for(len(params)),
                            saturation_distance=saturation_distance)
 
-    return probe
+    return probe, names_for
+
+
+def make_probe_stats(*, activation="sigmoid", output_activation=None, cost="quadratic",
+                     saturation_distance: float = SATURATION_DISTANCE):
+    """Jitted ``probe(params, x, labels, weight_edges, grad_edges) -> dict`` (see :func:`probe_stats`).
+    ``activation`` is the hidden layers' activation (a name, or a registered function)."""
+    return jax.jit(_probe(activation, output_activation, cost, saturation_distance)[0])
 
 
 def probe_record_fields(result: dict, *, weight_edges: np.ndarray, grad_edges: np.ndarray,
@@ -246,14 +254,8 @@ class RunDiagnostics:
     """
 
     def __init__(self, config, params: Params, probe, *, source: str = "training_data"):
-        from nnjax.activations import ACTIVATIONS
-
-        self.activation_fn = get_activation(config.activation)
-        self.output_fn = (self.activation_fn if config.output_activation is None
-                          else get_activation(config.output_activation))
-        self.cost_fn = get_cost(config.cost)
-        self.activation_names = ([ACTIVATIONS.name_of(self.activation_fn)] * (len(params) - 1)
-                                 + [ACTIVATIONS.name_of(self.output_fn)])
+        self._probe, names_for = _probe(config.activation, config.output_activation, config.cost)
+        self.activation_names = names_for(len(params))
         self.confusion_fn = make_confusion(activation=config.activation,
                                            output_activation=config.output_activation)
         idx = choose_probe(len(probe), PROBE_SIZE, seed=config.seed)
@@ -267,10 +269,8 @@ class RunDiagnostics:
 
     def stats(self, params: Params, inputs: dict) -> dict:
         """:func:`probe_stats` of ``params`` on ``inputs`` (:attr:`inputs`); traceable."""
-        return probe_stats(params, inputs["x"], inputs["labels"], inputs["weight_edges"],
-                           inputs["grad_edges"], activation=self.activation_fn,
-                           output_activation=self.output_fn, cost=self.cost_fn,
-                           activation_names=self.activation_names)
+        return self._probe(params, inputs["x"], inputs["labels"], inputs["weight_edges"],
+                           inputs["grad_edges"])
 
     def record_fields(self, result: dict) -> dict:
         """Host side: a ``probe_stats`` record's fields from a :meth:`stats` result (NumPy)."""

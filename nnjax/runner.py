@@ -211,67 +211,74 @@ def fit(config: TrainConfig, training_data, test_data=None, *, logger: TrainingL
     ``training_data`` — and the run ends with an ``evaluation_report`` (with test data) and a
     ``diagnosis`` record (flags, see :mod:`nnjax.diagnose`).
     """
-    start = time.perf_counter()
-    try:  # a run refused before it starts leaves no empty log file behind
-        train_ds = check_data(training_data, config, name="training_data")
-        test_ds = check_data(test_data, config, name="test_data") if test_data is not None else None
-        eval_ds = (check_data(evaluation_data, config, name="evaluation_data")
-                   if evaluation_data is not None else None)
-        if eval_ds is None and (config.early_stopping_n or config.lr_schedule_n):
-            raise ValueError("early_stopping_n and lr_schedule_n watch the evaluation accuracy: pass "
-                             "evaluation_data (the validation set), e.g. fit(config, training, test, "
-                             "evaluation_data=validation)")
-        probe_ds = check_data(probe_data, config, name="probe_data") if probe_data is not None else None
-        if config.mini_batch_size > len(train_ds):
-            raise ValueError(f"mini_batch_size {config.mini_batch_size} is larger than the training set "
-                             f"({len(train_ds)} examples); use at most {len(train_ds)}")
-
-        key = jax.random.key(config.seed)
-        init_key, key = jax.random.split(key)
-        if params is None:
-            params = network.init_params(config.sizes, key=init_key, init=config.init)
-        tx = (with_weight_decay(optimizer, config.weight_decay) if optimizer is not None
-              else config.build_optimizer())
-        opt_state = tx.init(params)
-        if config.lr_schedule_n:
-            schedule.set_learning_rate(opt_state, config.learning_rate)  # refuses optimizers without one
-        steps = len(train_ds) // config.mini_batch_size
-        diag = None
-        if logger and config.diagnostics:
-            probe, source = next((d, name) for d, name in ((probe_ds, "probe_data"),
-                                                           (eval_ds, "evaluation_data"),
-                                                           (train_ds, "training_data")) if d is not None)
-            diag = RunDiagnostics(config, params, probe, source=source)
-        train_epoch = make_train_epoch(
-            activation=config.activation, output_activation=config.output_activation, cost=config.cost,
-            optimizer=tx, mini_batch_size=config.mini_batch_size, l2=config.l2,
-            stop_on_nonfinite=config.stop_on_nonfinite,
-            **(epoch_logging(logger, config.log_interval, config.mini_batch_size, diag) if logger else {}))
-        probe_inputs = diag.inputs if diag else None
-        evaluate = make_evaluate(activation=config.activation, output_activation=config.output_activation)
-        measure = make_measure(activation=config.activation, output_activation=config.output_activation,
-                               cost=config.cost, l2=config.l2)
-
-        images, labels = jax.device_put(train_ds.images), jax.device_put(train_ds.labels)
-        if test_ds is not None:
-            test_images, test_labels = jax.device_put(test_ds.images), jax.device_put(test_ds.labels)
-        if eval_ds is not None:
-            eval_images, eval_labels = jax.device_put(eval_ds.images), jax.device_put(eval_ds.labels)
-
-        if logger:
-            data_record = {"source": getattr(train_ds, "origin", "user"), "n_train": len(train_ds),
-                           "n_test": len(test_ds) if test_ds is not None else None,
-                           "n_evaluation": len(eval_ds) if eval_ds is not None else None,
-                           "steps_per_epoch": steps}
-            config_record = {**config.as_record(), "optimizer": describe_optimizer(optimizer, config)}
-            if optimizer is not None:  # a custom optax optimizer: its own rate, if it exposes one
-                config_record["learning_rate"] = schedule.find_learning_rate(opt_state)
-            logger.log_run_start(config=config_record,
-                                 data=data_record, environment=environment())
+    try:
+        return _fit(config, training_data, test_data, logger=logger, optimizer=optimizer,
+                    params=params, on_epoch=on_epoch, evaluation_data=evaluation_data,
+                    probe_data=probe_data)
     except BaseException:
-        if logger is not None:
+        if logger is not None:  # refused before it started (bad data): no empty log file is left
             logger.discard_if_empty()
         raise
+
+
+def _fit(config, training_data, test_data, *, logger, optimizer, params, on_epoch,
+         evaluation_data, probe_data) -> FitResult:
+    start = time.perf_counter()
+    train_ds = check_data(training_data, config, name="training_data")
+    test_ds = check_data(test_data, config, name="test_data") if test_data is not None else None
+    eval_ds = (check_data(evaluation_data, config, name="evaluation_data")
+               if evaluation_data is not None else None)
+    if eval_ds is None and (config.early_stopping_n or config.lr_schedule_n):
+        raise ValueError("early_stopping_n and lr_schedule_n watch the evaluation accuracy: pass "
+                         "evaluation_data (the validation set), e.g. fit(config, training, test, "
+                         "evaluation_data=validation)")
+    probe_ds = check_data(probe_data, config, name="probe_data") if probe_data is not None else None
+    if config.mini_batch_size > len(train_ds):
+        raise ValueError(f"mini_batch_size {config.mini_batch_size} is larger than the training set "
+                         f"({len(train_ds)} examples); use at most {len(train_ds)}")
+
+    key = jax.random.key(config.seed)
+    init_key, key = jax.random.split(key)
+    if params is None:
+        params = network.init_params(config.sizes, key=init_key, init=config.init)
+    tx = (with_weight_decay(optimizer, config.weight_decay) if optimizer is not None
+          else config.build_optimizer())
+    opt_state = tx.init(params)
+    if config.lr_schedule_n:
+        schedule.set_learning_rate(opt_state, config.learning_rate)  # refuses optimizers without one
+    steps = len(train_ds) // config.mini_batch_size
+    diag = None
+    if logger and config.diagnostics:
+        probe, source = next((d, name) for d, name in ((probe_ds, "probe_data"),
+                                                       (eval_ds, "evaluation_data"),
+                                                       (train_ds, "training_data")) if d is not None)
+        diag = RunDiagnostics(config, params, probe, source=source)
+    train_epoch = make_train_epoch(
+        activation=config.activation, output_activation=config.output_activation, cost=config.cost,
+        optimizer=tx, mini_batch_size=config.mini_batch_size, l2=config.l2,
+        stop_on_nonfinite=config.stop_on_nonfinite,
+        **(epoch_logging(logger, config.log_interval, config.mini_batch_size, diag) if logger else {}))
+    probe_inputs = diag.inputs if diag else None
+    evaluate = make_evaluate(activation=config.activation, output_activation=config.output_activation)
+    measure = make_measure(activation=config.activation, output_activation=config.output_activation,
+                           cost=config.cost, l2=config.l2)
+
+    images, labels = jax.device_put(train_ds.images), jax.device_put(train_ds.labels)
+    if test_ds is not None:
+        test_images, test_labels = jax.device_put(test_ds.images), jax.device_put(test_ds.labels)
+    if eval_ds is not None:
+        eval_images, eval_labels = jax.device_put(eval_ds.images), jax.device_put(eval_ds.labels)
+
+    if logger:
+        data_record = {"source": getattr(train_ds, "origin", "user"), "n_train": len(train_ds),
+                       "n_test": len(test_ds) if test_ds is not None else None,
+                       "n_evaluation": len(eval_ds) if eval_ds is not None else None,
+                       "steps_per_epoch": steps}
+        config_record = {**config.as_record(), "optimizer": describe_optimizer(optimizer, config)}
+        if optimizer is not None:  # a custom optax optimizer: its own rate, if it exposes one
+            config_record["learning_rate"] = schedule.find_learning_rate(opt_state)
+        logger.log_run_start(config=config_record,
+                             data=data_record, environment=environment())
 
     history: list[dict] = []
     status = "completed"

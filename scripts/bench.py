@@ -7,8 +7,8 @@ Variants:
   nnjax unlogged; nnjax with the learning-mode log (default interval 100, and each epoch's weight
   snapshot); the same plus the per-epoch diagnostics (probe statistics and histograms on 1,000
   images) — both as ``fit`` builds them (``nnjax.runner.epoch_logging``: measured inside the
-  compiled epoch, written by its host callback, timed as part of the epoch); 8 configurations (learning rates) vmapped in one program, as
-  ``nnjax sweep`` trains them.
+  compiled epoch, written by its host callback, timed as part of the epoch); 8 configurations
+  (learning rates) vmapped in one program, as ``nnjax sweep`` trains them.
 Per variant: median and range of the measured epochs after a warm-up epoch (training only, device
 finished), compile time, evaluation time for the test images, peak-memory growth; then ratios to A
 and B and logged/unlogged, also from interleaved pairs of epochs (both see the same machine load).
